@@ -1,0 +1,324 @@
+//! The configuration builder: everything is validated here, once, when the layer is built.
+
+use std::fmt;
+use std::time::Duration;
+
+use http::HeaderValue;
+use zeroize::Zeroizing;
+
+use crate::credentials::{LocalUsers, Password};
+use crate::error::BuildError;
+use crate::keys::HmacKey;
+use crate::server::{JwtLoginLayer, Routes, Shared};
+use crate::token::{TokenIssuer, TokenVerifier};
+
+/// The longest token lifetime accepted: ten years.
+const MAX_LIFETIME: Duration = Duration::from_secs(10 * 366 * 24 * 3600);
+
+/// Builds a [`JwtLoginLayer`].
+///
+/// Start from [`JwtLoginLayer::builder`], add at least one user, and call
+/// [`build`](Self::build):
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_jwt_login::{JwtLoginLayer, Password};
+///
+/// let layer = JwtLoginLayer::builder()
+///     .user("admin", Password::plain("correct horse battery staple"))
+///     .secret("a secret of at least thirty-two bytes!")
+///     .access_token_lifetime(Duration::from_secs(300))
+///     .build()?;
+/// # Ok::<_, tower_jwt_login::BuildError>(())
+/// ```
+#[must_use]
+pub struct JwtLoginBuilder {
+    realm: String,
+    users: Vec<(String, Password)>,
+    secret: Option<Zeroizing<Vec<u8>>>,
+    access_lifetime: Duration,
+    refresh_lifetime: Duration,
+    leeway: Duration,
+    login_path: String,
+    refresh_path: String,
+    protected: Vec<String>,
+    optional: Vec<String>,
+    body_limit: usize,
+    loopback_bypass: bool,
+}
+
+impl Default for JwtLoginBuilder {
+    fn default() -> Self {
+        Self {
+            realm: "datarhei-core".to_owned(),
+            users: Vec::new(),
+            secret: None,
+            access_lifetime: Duration::from_secs(600),
+            refresh_lifetime: Duration::from_secs(86_400),
+            leeway: Duration::ZERO,
+            login_path: "/api/login".to_owned(),
+            refresh_path: "/api/login/refresh".to_owned(),
+            protected: vec!["/api/v3".to_owned()],
+            optional: Vec::new(),
+            body_limit: 16 * 1024,
+            loopback_bypass: false,
+        }
+    }
+}
+
+impl JwtLoginBuilder {
+    /// The realm: the `iss` claim of issued tokens, the only issuer accepted, and the `realm` of
+    /// `WWW-Authenticate`. Default is `"datarhei-core"`.
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = realm.into();
+        self
+    }
+
+    /// Adds a local user. At least one is required.
+    pub fn user(mut self, username: impl Into<String>, password: Password) -> Self {
+        self.users.push((username.into(), password));
+        self
+    }
+
+    /// The HMAC secret that signs and verifies tokens, used as given; at least 32 bytes.
+    ///
+    /// Default is a random 32-byte key generated when the layer is built: tokens then stop
+    /// working when the process ends, and replicas cannot verify each other's tokens.
+    pub fn secret(mut self, secret: impl AsRef<[u8]>) -> Self {
+        self.secret = Some(Zeroizing::new(secret.as_ref().to_vec()));
+        self
+    }
+
+    /// How long an access token is valid. Default is 10 minutes.
+    pub fn access_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.access_lifetime = lifetime;
+        self
+    }
+
+    /// How long a refresh token is valid. Default is 24 hours.
+    pub fn refresh_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.refresh_lifetime = lifetime;
+        self
+    }
+
+    /// How long after `exp` (and before `nbf`) a token is still accepted, for clock skew
+    /// between machines. Default is zero.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// The path that answers `POST` logins. Default is `/api/login`.
+    pub fn login_path(mut self, path: impl Into<String>) -> Self {
+        self.login_path = path.into();
+        self
+    }
+
+    /// The path that answers `GET` refreshes. Default is `/api/login/refresh`.
+    pub fn refresh_path(mut self, path: impl Into<String>) -> Self {
+        self.refresh_path = path.into();
+        self
+    }
+
+    /// Replaces the protected prefixes: every request whose path is a prefix or lies below one
+    /// needs a valid access token. Default is `["/api/v3"]`.
+    ///
+    /// Matching is done on the normalised path (percent-decoded, dot segments resolved, repeated
+    /// slashes and `;` parameters removed) and ignores ASCII case, so that no spelling of a
+    /// protected path slips through; see `SECURITY.md`.
+    pub fn protected_prefixes<I, P>(mut self, prefixes: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<String>,
+    {
+        self.protected = prefixes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Adds a path (matched exactly) where authentication is optional: a valid access token
+    /// attaches its [`Claims`](crate::Claims), a missing or invalid one passes the request on
+    /// without them. datarhei Core does this for `GET /api`. Default is none.
+    ///
+    /// A path under a protected prefix stays protected.
+    pub fn optional_auth_path(mut self, path: impl Into<String>) -> Self {
+        self.optional.push(path.into());
+        self
+    }
+
+    /// The largest login body read, in bytes; a larger one is answered with 413 without being
+    /// read. Default is 16 KiB.
+    pub fn login_body_limit(mut self, limit: usize) -> Self {
+        self.body_limit = limit;
+        self
+    }
+
+    /// Lets requests whose connection comes from a loopback address through protected routes
+    /// without a token (datarhei Core's `disable_localhost`). Default is `false`.
+    ///
+    /// The peer address is read from the connection, through the request extension
+    /// [`PeerAddr`](crate::PeerAddr) (or axum's `ConnectInfo<SocketAddr>` with the `axum`
+    /// feature), never from a header such as `X-Forwarded-For`. A request without either is
+    /// not let through.
+    pub fn loopback_bypass(mut self, enabled: bool) -> Self {
+        self.loopback_bypass = enabled;
+        self
+    }
+
+    /// Validates the configuration and builds the layer.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] names the first problem found: no users, a duplicate or empty username,
+    /// an empty password, an invalid PHC string, a secret shorter than 32 bytes, an invalid
+    /// path or realm, or an impossible lifetime.
+    pub fn build(self) -> Result<JwtLoginLayer, BuildError> {
+        let realm = check_realm(&self.realm)?;
+        let access_lifetime = check_lifetime(self.access_lifetime, "access")?;
+        let refresh_lifetime = check_lifetime(self.refresh_lifetime, "refresh")?;
+        if self.leeway >= self.access_lifetime {
+            return Err(BuildError::InvalidLeeway);
+        }
+        if self.body_limit == 0 {
+            return Err(BuildError::InvalidBodyLimit);
+        }
+        let routes = Routes::new(
+            self.login_path,
+            self.refresh_path,
+            self.protected,
+            self.optional,
+        )?;
+        let users = LocalUsers::new(self.users)?;
+        let key = match self.secret {
+            Some(secret) => HmacKey::new(&secret)?,
+            None => {
+                tracing::info!(
+                    "no JWT secret configured: using a random key; tokens will not survive a restart"
+                );
+                HmacKey::random()
+            }
+        };
+        let leeway = i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX);
+        Ok(JwtLoginLayer::from_shared(Shared {
+            issuer: TokenIssuer::new(key.clone(), &self.realm),
+            verifier: TokenVerifier::new(key, &self.realm, leeway),
+            users,
+            routes,
+            access_lifetime,
+            refresh_lifetime,
+            body_limit: self.body_limit,
+            loopback_bypass: self.loopback_bypass,
+            www_authenticate_missing: realm.0,
+            www_authenticate_invalid: realm.1,
+        }))
+    }
+}
+
+impl fmt::Debug for JwtLoginBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtLoginBuilder")
+            .field("realm", &self.realm)
+            .field("users", &self.users)
+            .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
+            .field("access_lifetime", &self.access_lifetime)
+            .field("refresh_lifetime", &self.refresh_lifetime)
+            .field("leeway", &self.leeway)
+            .field("login_path", &self.login_path)
+            .field("refresh_path", &self.refresh_path)
+            .field("protected", &self.protected)
+            .field("optional", &self.optional)
+            .field("body_limit", &self.body_limit)
+            .field("loopback_bypass", &self.loopback_bypass)
+            .finish()
+    }
+}
+
+/// Checks the realm and prepares the two `WWW-Authenticate` values that carry it.
+fn check_realm(realm: &str) -> Result<(HeaderValue, HeaderValue), BuildError> {
+    if realm.is_empty()
+        || !realm
+            .bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+    {
+        return Err(BuildError::InvalidRealm);
+    }
+    let missing = HeaderValue::try_from(format!("Bearer realm=\"{realm}\""))
+        .map_err(|_| BuildError::InvalidRealm)?;
+    let invalid = HeaderValue::try_from(format!(
+        "Bearer realm=\"{realm}\", error=\"invalid_token\""
+    ))
+    .map_err(|_| BuildError::InvalidRealm)?;
+    Ok((missing, invalid))
+}
+
+fn check_lifetime(lifetime: Duration, token: &'static str) -> Result<i64, BuildError> {
+    if lifetime.as_secs() == 0 || lifetime > MAX_LIFETIME {
+        return Err(BuildError::InvalidLifetime { token });
+    }
+    Ok(i64::try_from(lifetime.as_secs()).expect("bounded by MAX_LIFETIME"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn builder() -> JwtLoginBuilder {
+        JwtLoginLayer::builder().user("admin", Password::plain("pw"))
+    }
+
+    #[test]
+    fn valid_configuration_builds() {
+        builder().secret([1u8; 32]).build().unwrap();
+        builder().build().unwrap();
+    }
+
+    #[test]
+    fn every_misconfiguration_is_a_build_error() {
+        let cases: Vec<(JwtLoginBuilder, BuildError)> = vec![
+            (
+                builder().secret("short"),
+                BuildError::SecretTooShort { len: 5 },
+            ),
+            (JwtLoginLayer::builder(), BuildError::NoUsers),
+            (builder().realm(""), BuildError::InvalidRealm),
+            (builder().realm("a\"b"), BuildError::InvalidRealm),
+            (
+                builder().access_token_lifetime(Duration::ZERO),
+                BuildError::InvalidLifetime { token: "access" },
+            ),
+            (
+                builder().refresh_token_lifetime(Duration::from_secs(u64::MAX)),
+                BuildError::InvalidLifetime { token: "refresh" },
+            ),
+            (
+                builder().leeway(Duration::from_secs(600)),
+                BuildError::InvalidLeeway,
+            ),
+            (builder().login_body_limit(0), BuildError::InvalidBodyLimit),
+        ];
+        for (builder, expected) in cases {
+            assert_eq!(builder.build().unwrap_err(), expected);
+        }
+        for bad in ["api/v3", "/api//v3", "/api/../v3", "/api/v3/", "/api/%76", "/a;b", ""] {
+            assert!(
+                matches!(
+                    builder().protected_prefixes([bad]).build().unwrap_err(),
+                    BuildError::InvalidPath { .. }
+                ),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_redacts_the_secret_and_passwords() {
+        let debug = format!(
+            "{:?}",
+            builder()
+                .user("bob", Password::plain("hunter2hunter2"))
+                .secret("0123456789abcdef0123456789abcdef")
+        );
+        assert!(!debug.contains("0123456789"));
+        assert!(!debug.contains("hunter2"));
+        assert!(debug.contains("[redacted]"));
+    }
+}

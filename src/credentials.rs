@@ -1,0 +1,250 @@
+//! Credential validators: what turns a login request into a subject.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use argon2::{Argon2, PasswordHash, PasswordVerifier as _};
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq as _;
+use zeroize::Zeroizing;
+
+use crate::error::BuildError;
+
+/// A user's password as it is configured: plain text, or an argon2id PHC hash string.
+///
+/// `Debug` never prints either.
+///
+/// ```
+/// use tower_jwt_login::Password;
+///
+/// let plain = Password::plain("correct horse battery staple");
+/// let hashed = Password::phc(
+///     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$ZQ7dp1K1mtFHDzqKCNOV+8uYySyMNyn3tjfl5BfxKYs",
+/// );
+/// assert_eq!(format!("{plain:?}"), "Password::Plain([redacted])");
+/// assert_eq!(format!("{hashed:?}"), "Password::Phc([redacted])");
+/// ```
+#[derive(Clone)]
+pub struct Password(PasswordKind);
+
+#[derive(Clone)]
+enum PasswordKind {
+    // Zeroed when dropped, so that the plain text does not linger in freed memory.
+    Plain(Zeroizing<String>),
+    Phc(String),
+}
+
+impl Password {
+    /// A password given in plain text, compared in constant time.
+    #[must_use]
+    pub fn plain(password: impl Into<String>) -> Self {
+        Self(PasswordKind::Plain(Zeroizing::new(password.into())))
+    }
+
+    /// A password given as an argon2id PHC hash string (`$argon2id$v=19$m=...`).
+    ///
+    /// The string is checked when the layer is built.
+    #[must_use]
+    pub fn phc(hash: impl Into<String>) -> Self {
+        Self(PasswordKind::Phc(hash.into()))
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            PasswordKind::Plain(_) => f.write_str("Password::Plain([redacted])"),
+            PasswordKind::Phc(_) => f.write_str("Password::Phc([redacted])"),
+        }
+    }
+}
+
+/// How a configured password is checked.
+#[derive(Clone)]
+enum Verifier {
+    /// SHA-256 of the plain password. Comparing digests in constant time hides the password's
+    /// length as well as its content.
+    Plain([u8; 32]),
+    /// A parsed argon2id hash, kept as its PHC string (parsed again per login; negligible next
+    /// to argon2 itself).
+    Phc(Box<str>),
+}
+
+impl Verifier {
+    fn matches(&self, password: &[u8]) -> bool {
+        match self {
+            Self::Plain(digest) => bool::from(Sha256::digest(password)[..].ct_eq(&digest[..])),
+            Self::Phc(phc) => PasswordHash::new(phc)
+                .is_ok_and(|hash| Argon2::default().verify_password(password, &hash).is_ok()),
+        }
+    }
+
+    fn is_expensive(&self) -> bool {
+        matches!(self, Self::Phc(_))
+    }
+}
+
+/// The configured local users.
+#[derive(Clone)]
+pub(crate) struct LocalUsers {
+    users: HashMap<Box<str>, Verifier>,
+    /// Checked when the username is unknown, so that an unknown user costs what a known one
+    /// does: an argon2 hash if any user has one, a digest comparison otherwise.
+    dummy: Verifier,
+}
+
+impl LocalUsers {
+    pub(crate) fn new(users: Vec<(String, Password)>) -> Result<Self, BuildError> {
+        if users.is_empty() {
+            return Err(BuildError::NoUsers);
+        }
+        let mut map = HashMap::with_capacity(users.len());
+        let mut dummy = Verifier::Plain(Sha256::digest(b"\0dummy\0").into());
+        for (username, password) in users {
+            if username.is_empty() {
+                return Err(BuildError::EmptyUsername);
+            }
+            let verifier = match &password.0 {
+                PasswordKind::Plain(p) if p.is_empty() => {
+                    return Err(BuildError::EmptyPassword { username });
+                }
+                PasswordKind::Plain(p) => Verifier::Plain(Sha256::digest(p.as_bytes()).into()),
+                PasswordKind::Phc(phc) => {
+                    check_phc(phc).map_err(|reason| BuildError::InvalidPasswordHash {
+                        username: username.clone(),
+                        reason,
+                    })?;
+                    Verifier::Phc(phc.as_str().into())
+                }
+            };
+            if verifier.is_expensive() && !dummy.is_expensive() {
+                dummy = verifier.clone();
+            }
+            if map.insert(username.clone().into_boxed_str(), verifier).is_some() {
+                return Err(BuildError::DuplicateUser { username });
+            }
+        }
+        Ok(Self { users: map, dummy })
+    }
+
+    /// Whether `username` is a configured user.
+    #[inline]
+    pub(crate) fn contains(&self, username: &str) -> bool {
+        self.users.contains_key(username)
+    }
+
+    /// Whether the password is right for the user. Takes the same time for an unknown user as
+    /// for a wrong password (see `dummy`).
+    pub(crate) fn check(&self, username: &str, password: &[u8]) -> bool {
+        match self.users.get(username) {
+            Some(verifier) => verifier.matches(password),
+            None => {
+                // The outcome is discarded: the work is done only for its duration.
+                let _ = std::hint::black_box(self.dummy.matches(password));
+                false
+            }
+        }
+    }
+
+    /// Whether checking a password for this user may take long enough (argon2) to belong on a
+    /// blocking thread rather than on an async worker.
+    pub(crate) fn is_expensive(&self, username: &str) -> bool {
+        self.users
+            .get(username)
+            .unwrap_or(&self.dummy)
+            .is_expensive()
+    }
+}
+
+impl fmt::Debug for LocalUsers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalUsers")
+            .field("usernames", &self.users.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+fn check_phc(phc: &str) -> Result<(), String> {
+    let hash = PasswordHash::new(phc).map_err(|e| e.to_string())?;
+    if hash.algorithm.as_str() != "argon2id" {
+        return Err(format!("algorithm {} is not argon2id", hash.algorithm));
+    }
+    if hash.salt.is_none() || hash.hash.is_none() {
+        return Err("salt or hash output missing".to_owned());
+    }
+    argon2::Params::try_from(&hash).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // argon2id of "hunter2-but-longer" with a fixed salt, made with the argon2 crate's defaults.
+    fn phc_of(password: &str) -> String {
+        use argon2::PasswordHasher as _;
+        Argon2::default()
+            .hash_password_with_salt(password.as_bytes(), b"somesaltsomesalt")
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn plain_password_matches_only_itself() {
+        let users = LocalUsers::new(vec![("admin".into(), Password::plain("secret"))]).unwrap();
+        assert!(users.check("admin", b"secret"));
+        for wrong in [&b"secre"[..], b"secret1", b"Secret", b"secret\0", b""] {
+            assert!(!users.check("admin", wrong), "{wrong:?}");
+        }
+        assert!(!users.check("Admin", b"secret"));
+        assert!(!users.check("nobody", b"secret"));
+    }
+
+    #[test]
+    fn phc_password_matches_only_itself() {
+        let users =
+            LocalUsers::new(vec![("admin".into(), Password::phc(phc_of("s3cret!")))]).unwrap();
+        assert!(users.check("admin", b"s3cret!"));
+        assert!(!users.check("admin", b"s3cret"));
+        assert!(!users.check("other", b"s3cret!"));
+        assert!(users.is_expensive("other"), "unknown users cost an argon2 run too");
+    }
+
+    #[test]
+    fn configuration_errors_are_reported() {
+        assert_eq!(LocalUsers::new(vec![]).unwrap_err(), BuildError::NoUsers);
+        assert_eq!(
+            LocalUsers::new(vec![("a".into(), Password::plain(""))]).unwrap_err(),
+            BuildError::EmptyPassword {
+                username: "a".into()
+            }
+        );
+        assert_eq!(
+            LocalUsers::new(vec![
+                ("a".into(), Password::plain("x")),
+                ("a".into(), Password::plain("y"))
+            ])
+            .unwrap_err(),
+            BuildError::DuplicateUser {
+                username: "a".into()
+            }
+        );
+        assert!(matches!(
+            LocalUsers::new(vec![("a".into(), Password::phc("$argon2id$nonsense"))]).unwrap_err(),
+            BuildError::InvalidPasswordHash { .. }
+        ));
+        let argon2i = phc_of("x").replace("argon2id", "argon2i");
+        assert!(matches!(
+            LocalUsers::new(vec![("a".into(), Password::phc(argon2i))]).unwrap_err(),
+            BuildError::InvalidPasswordHash { .. }
+        ));
+    }
+
+    #[test]
+    fn debug_shows_no_password() {
+        let users = LocalUsers::new(vec![("admin".into(), Password::plain("topsecret"))]).unwrap();
+        let debug = format!("{users:?} {:?}", Password::plain("topsecret"));
+        assert!(debug.contains("admin"));
+        assert!(!debug.contains("topsecret"));
+    }
+}

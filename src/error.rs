@@ -1,0 +1,217 @@
+//! Errors: set-up errors returned by the builder, and the reasons a request is rejected.
+
+use std::fmt;
+
+/// An error in the layer's configuration, reported by [`JwtLoginBuilder::build`].
+///
+/// Every misconfiguration is reported when the layer is built, never as a surprise at request
+/// time.
+///
+/// [`JwtLoginBuilder::build`]: crate::JwtLoginBuilder::build
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The HMAC secret is shorter than 32 bytes (RFC 7518 §3.2 requires a key at least as long
+    /// as the hash output).
+    SecretTooShort {
+        /// The length of the configured secret, in bytes.
+        len: usize,
+    },
+    /// No user was configured, so nobody could ever log in.
+    NoUsers,
+    /// The same username was configured twice.
+    DuplicateUser {
+        /// The username that appears more than once.
+        username: String,
+    },
+    /// A username is empty.
+    EmptyUsername,
+    /// A user was configured with an empty password.
+    EmptyPassword {
+        /// The user whose password is empty.
+        username: String,
+    },
+    /// A password hash is not a valid argon2id PHC string.
+    InvalidPasswordHash {
+        /// The user whose hash is invalid.
+        username: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A route path or protected prefix is not an absolute, normalised path.
+    InvalidPath {
+        /// The offending path as configured.
+        path: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The realm is empty or cannot be used in a `WWW-Authenticate` header or a JSON string.
+    InvalidRealm,
+    /// A token lifetime is zero or too large to be represented.
+    InvalidLifetime {
+        /// Which lifetime: `"access"` or `"refresh"`.
+        token: &'static str,
+    },
+    /// The leeway is larger than the shortest token lifetime allows.
+    InvalidLeeway,
+    /// The login body limit is zero.
+    InvalidBodyLimit,
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::SecretTooShort { len } => write!(
+                f,
+                "the JWT secret is {len} bytes long; at least 32 bytes are required"
+            ),
+            Self::NoUsers => f.write_str("no user is configured"),
+            Self::DuplicateUser { username } => {
+                write!(f, "the user {username:?} is configured more than once")
+            }
+            Self::EmptyUsername => f.write_str("a configured username is empty"),
+            Self::EmptyPassword { username } => {
+                write!(f, "the user {username:?} has an empty password")
+            }
+            Self::InvalidPasswordHash { username, reason } => write!(
+                f,
+                "the password hash of user {username:?} is not a valid argon2id PHC string: {reason}"
+            ),
+            Self::InvalidPath { path, reason } => write!(f, "invalid path {path:?}: {reason}"),
+            Self::InvalidRealm => f.write_str(
+                "the realm must be non-empty printable ASCII without '\"' or '\\'",
+            ),
+            Self::InvalidLifetime { token } => write!(
+                f,
+                "the {token} token lifetime must be between 1 second and 10 years"
+            ),
+            Self::InvalidLeeway => {
+                f.write_str("the leeway must be shorter than the access token lifetime")
+            }
+            Self::InvalidBodyLimit => f.write_str("the login body limit must be at least 1 byte"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+/// Why a request was refused.
+///
+/// The layer puts this into the extensions of every error response it produces, so that an
+/// outer layer (logging, metrics) can tell the reasons apart without parsing the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// No `Authorization` header was sent.
+    MissingToken,
+    /// The `Authorization` header is not `Bearer <token>`.
+    MalformedAuthorization,
+    /// More than one `Authorization` header was sent.
+    DuplicateAuthorization,
+    /// The token is longer than any token this crate issues.
+    TokenTooLong,
+    /// The token is not three canonical base64url segments with valid JSON.
+    MalformedToken,
+    /// The JOSE header is not one this crate accepts (algorithm, unknown members, `crit`, ...).
+    UnsupportedHeader,
+    /// The signature does not verify with any configured key.
+    BadSignature,
+    /// The claims are missing, of the wrong type, duplicated, or not allowed (`aud`).
+    InvalidClaims,
+    /// The token has expired.
+    Expired,
+    /// The token is not valid yet (`nbf` in the future, or `iat` far in the future).
+    NotYetValid,
+    /// The issuer is not the configured realm.
+    WrongIssuer,
+    /// A refresh token was presented where an access token is required, or the reverse.
+    WrongTokenUse,
+    /// The subject is not a configured user.
+    UnknownSubject,
+    /// The username or password is wrong.
+    InvalidCredentials,
+    /// The login body is not a JSON object with non-empty string `username` and `password`.
+    MalformedBody,
+    /// The login body is not `application/json`.
+    UnsupportedMediaType,
+    /// The login body is larger than the configured limit.
+    BodyTooLarge,
+    /// The method is not allowed on this route.
+    MethodNotAllowed,
+}
+
+impl Rejection {
+    /// A short, stable code for logs and metrics, such as `"expired"`.
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::MissingToken => "missing_token",
+            Self::MalformedAuthorization => "malformed_authorization",
+            Self::DuplicateAuthorization => "duplicate_authorization",
+            Self::TokenTooLong => "token_too_long",
+            Self::MalformedToken => "malformed_token",
+            Self::UnsupportedHeader => "unsupported_header",
+            Self::BadSignature => "bad_signature",
+            Self::InvalidClaims => "invalid_claims",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::WrongIssuer => "wrong_issuer",
+            Self::WrongTokenUse => "wrong_token_use",
+            Self::UnknownSubject => "unknown_subject",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::MalformedBody => "malformed_body",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::BodyTooLarge => "body_too_large",
+            Self::MethodNotAllowed => "method_not_allowed",
+        }
+    }
+
+    /// The sentence that goes into the `details` of the JSON error body.
+    ///
+    /// It never contains anything the client sent.
+    #[must_use]
+    pub const fn detail(self) -> &'static str {
+        match self {
+            Self::MissingToken => "missing bearer token",
+            Self::MalformedAuthorization => "the Authorization header must be 'Bearer <token>'",
+            Self::DuplicateAuthorization => "more than one Authorization header",
+            Self::TokenTooLong => "the token is too long",
+            Self::MalformedToken => "the token is malformed",
+            Self::UnsupportedHeader => "the token header is not accepted",
+            Self::BadSignature => "the token signature is invalid",
+            Self::InvalidClaims => "the token claims are invalid",
+            Self::Expired => "the token has expired",
+            Self::NotYetValid => "the token is not valid yet",
+            Self::WrongIssuer => "the token issuer is not accepted",
+            Self::WrongTokenUse => "the token cannot be used for this request",
+            Self::UnknownSubject => "the token subject is not a known user",
+            Self::InvalidCredentials => "invalid username or password",
+            Self::MalformedBody => {
+                "the body must be a JSON object with non-empty string fields 'username' and 'password'"
+            }
+            Self::UnsupportedMediaType => "the body must be application/json",
+            Self::BodyTooLarge => "the body is too large",
+            Self::MethodNotAllowed => "method not allowed",
+        }
+    }
+
+    /// Whether this rejection concerns a presented bearer token (as opposed to a missing one, or a
+    /// login body), which decides the `error="invalid_token"` parameter of `WWW-Authenticate`.
+    pub(crate) const fn is_token_error(self) -> bool {
+        !matches!(
+            self,
+            Self::MissingToken
+                | Self::InvalidCredentials
+                | Self::MalformedBody
+                | Self::UnsupportedMediaType
+                | Self::BodyTooLarge
+                | Self::MethodNotAllowed
+        )
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.detail())
+    }
+}

@@ -1,0 +1,69 @@
+//! JWT login for any [tower] service: the login API of datarhei Core as a middleware.
+//!
+//! [`JwtLoginLayer`] wraps any `Service<http::Request<B>>` (an axum `Router`, a hyper service, a
+//! tonic server, a `tower::service_fn`) and:
+//!
+//! - answers `POST /api/login` with a JSON username and password by issuing an access and a
+//!   refresh token: `{"access_token": "...", "refresh_token": "..."}`;
+//! - answers `GET /api/login/refresh` with a refresh token as bearer by issuing a new access
+//!   token;
+//! - lets no request below a protected prefix (`/api/v3` by default) through without a valid
+//!   access token, and hands the verified [`Claims`] to the inner service in the request
+//!   extensions;
+//! - passes everything else through untouched, without allocating.
+//!
+//! Tokens are HS256 JWTs with datarhei Core's claims (`iss`, `sub`, `usefor`, `iat`, `exp`,
+//! `exi`, `jti`), verified strictly: see `SECURITY.md` for every rule and why.
+//!
+//! # Example
+//!
+//! ```
+//! use http::{Request, Response, StatusCode};
+//! use http_body_util::Full;
+//! use bytes::Bytes;
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//! use tower_jwt_login::{JwtLoginLayer, Password};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let service = ServiceBuilder::new()
+//!     .layer(
+//!         JwtLoginLayer::builder()
+//!             .user("admin", Password::plain("correct horse battery staple"))
+//!             .build()?,
+//!     )
+//!     .service(service_fn(|_request: Request<Full<Bytes>>| async {
+//!         Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from("pong"))))
+//!     }));
+//!
+//! // Without a token, the protected route is refused...
+//! let request = Request::get("/api/v3/ping").body(Full::default())?;
+//! let response = service.clone().oneshot(request).await?;
+//! assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+//!
+//! // ...and a public route passes through.
+//! let request = Request::get("/ping").body(Full::default())?;
+//! let response = service.oneshot(request).await?;
+//! assert_eq!(response.status(), StatusCode::OK);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [tower]: https://docs.rs/tower
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod config;
+mod credentials;
+mod error;
+mod keys;
+mod server;
+mod token;
+
+pub use config::JwtLoginBuilder;
+pub use credentials::Password;
+pub use error::{BuildError, Rejection};
+pub use server::{JwtLogin, JwtLoginLayer, PeerAddr, ResponseBody, ResponseFuture};
+pub use token::{Claims, TokenUse};

@@ -1,0 +1,96 @@
+//! Reading the bearer token from the `Authorization` header (RFC 6750 §2.1).
+
+use http::HeaderMap;
+use http::header::AUTHORIZATION;
+
+use crate::error::Rejection;
+use crate::token::MAX_TOKEN_LEN;
+
+/// The bearer token of a request, or why there is none.
+///
+/// The scheme is case-insensitive (RFC 9110 §11.1) and may be followed by one or more spaces;
+/// trailing whitespace is ignored. Exactly one `Authorization` header is allowed: with two, the
+/// layer and the inner service could disagree about which one counts. A token in the query
+/// string is never looked at (RFC 6750 §2.3 is a "SHOULD NOT").
+pub(crate) fn bearer(headers: &HeaderMap) -> Result<&[u8], Rejection> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let value = values.next().ok_or(Rejection::MissingToken)?;
+    if values.next().is_some() {
+        return Err(Rejection::DuplicateAuthorization);
+    }
+    let value = value.as_bytes();
+    if value.len() > MAX_TOKEN_LEN + 64 {
+        return Err(Rejection::TokenTooLong);
+    }
+    let (scheme, rest) = value
+        .split_at_checked(6)
+        .ok_or(Rejection::MalformedAuthorization)?;
+    if !scheme.eq_ignore_ascii_case(b"bearer") || rest.first() != Some(&b' ') {
+        return Err(Rejection::MalformedAuthorization);
+    }
+    let token = rest.trim_ascii();
+    // token68 characters only: whatever else is there (a space inside, junk, non-ASCII bytes)
+    // makes the header malformed rather than being silently dropped.
+    if token.is_empty()
+        || !token
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'+' | b'/' | b'='))
+    {
+        return Err(Rejection::MalformedAuthorization);
+    }
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn parse(values: &[&[u8]]) -> Result<Vec<u8>, Rejection> {
+        let mut headers = HeaderMap::new();
+        for v in values {
+            headers.append(AUTHORIZATION, HeaderValue::from_bytes(v).unwrap());
+        }
+        bearer(&headers).map(<[u8]>::to_vec)
+    }
+
+    #[test]
+    fn accepted_spellings() {
+        for value in [
+            &b"Bearer a.b.c"[..],
+            b"bearer a.b.c",
+            b"BEARER a.b.c",
+            b"Bearer    a.b.c",
+            b"Bearer a.b.c  ",
+            b"Bearer a.b.c\t",
+        ] {
+            assert_eq!(parse(&[value]).unwrap(), b"a.b.c", "{value:?}");
+        }
+    }
+
+    #[test]
+    fn refused_spellings() {
+        assert_eq!(parse(&[]), Err(Rejection::MissingToken));
+        for value in [
+            &b"Basic YWRtaW46cHc="[..],
+            b"Bearer",
+            b"Bearer ",
+            b"Bearer    ",
+            b"Bearera.b.c",
+            b"Bearer a.b c",
+            b"Bearer a.b.c junk",
+            b"Bearer a.b.\xc3\xa9",
+            b"Token a.b.c",
+        ] {
+            assert_eq!(
+                parse(&[value]),
+                Err(Rejection::MalformedAuthorization),
+                "{value:?}"
+            );
+        }
+        assert_eq!(
+            parse(&[b"Bearer a.b.c", b"Bearer a.b.c"]),
+            Err(Rejection::DuplicateAuthorization)
+        );
+    }
+}

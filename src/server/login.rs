@@ -1,0 +1,157 @@
+//! `POST /api/login`: a username and password in, an access and a refresh token out.
+
+use std::sync::Arc;
+
+use bytes::{Buf as _, Bytes};
+use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+use serde::{Deserialize, Serialize};
+
+use super::Shared;
+use super::response::{self, OwnResponse};
+use crate::error::Rejection;
+use crate::token::TokenUse;
+
+#[derive(Deserialize)]
+struct LoginBody {
+    username: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+struct LoginResponse {
+    access_token: String,
+    refresh_token: String,
+}
+
+pub(crate) async fn login<B>(shared: Arc<Shared>, request: Request<B>) -> OwnResponse
+where
+    B: http_body::Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    if request.method() != Method::POST {
+        return response::method_not_allowed(Method::POST);
+    }
+    let (parts, body) = request.into_parts();
+    let json = is_json(&parts.headers);
+    // A bearer token and no JSON body is a login with an external identity provider's token;
+    // none is configured, so whatever the token is (even one of ours), it mints nothing.
+    if parts.headers.contains_key(AUTHORIZATION) && json != Some(true) {
+        return failed(Rejection::InvalidCredentials);
+    }
+    if json == Some(false) {
+        return bad(StatusCode::UNSUPPORTED_MEDIA_TYPE, Rejection::UnsupportedMediaType);
+    }
+    // Refuse a declared oversize body before reading a byte of it.
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > shared.body_limit as u64) {
+        return bad(StatusCode::PAYLOAD_TOO_LARGE, Rejection::BodyTooLarge);
+    }
+    let body = match Limited::new(body, shared.body_limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) if error.is::<LengthLimitError>() => {
+            return bad(StatusCode::PAYLOAD_TOO_LARGE, Rejection::BodyTooLarge);
+        }
+        Err(_) => return bad(StatusCode::BAD_REQUEST, Rejection::MalformedBody),
+    };
+    if json.is_none() && !body.is_empty() {
+        // No Content-Type at all: a browser can send that cross-site without a preflight, so it
+        // is refused like text/plain (login CSRF).
+        return bad(StatusCode::UNSUPPORTED_MEDIA_TYPE, Rejection::UnsupportedMediaType);
+    }
+    let Some(credentials) = parse_body(body) else {
+        return bad(StatusCode::BAD_REQUEST, Rejection::MalformedBody);
+    };
+    let valid = check_credentials(&shared, credentials.username.clone(), credentials.password).await;
+    if !valid {
+        return failed(Rejection::InvalidCredentials);
+    }
+    tracing::info!(username = %credentials.username, "login succeeded");
+    response::tokens(&LoginResponse {
+        access_token: shared.issue(&credentials.username, TokenUse::Access),
+        refresh_token: shared.issue(&credentials.username, TokenUse::Refresh),
+    })
+}
+
+/// `Some(true)` for `application/json` (any parameters), `Some(false)` for another type, `None`
+/// when there is no `Content-Type`.
+fn is_json(headers: &HeaderMap) -> Option<bool> {
+    let value = headers.get(CONTENT_TYPE)?;
+    let essence = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split(';').next())
+        .map(str::trim);
+    Some(essence.is_some_and(|e| e.eq_ignore_ascii_case("application/json")))
+}
+
+/// The credentials, if the body is a JSON object with non-empty string `username` and
+/// `password` (other members are ignored; duplicates are refused by serde).
+fn parse_body(body: Bytes) -> Option<LoginBody> {
+    // serde would also read `["name", "password"]` into the struct; only an object is a login.
+    if body.chunk().trim_ascii_start().first() != Some(&b'{') {
+        return None;
+    }
+    let credentials: LoginBody = serde_json::from_slice(&body).ok()?;
+    (!credentials.username.is_empty() && !credentials.password.is_empty()).then_some(credentials)
+}
+
+/// Checks the password, on a blocking thread when it is an argon2 hash so that a flood of logins
+/// never stalls the async workers that serve everything else.
+async fn check_credentials(shared: &Arc<Shared>, username: String, password: String) -> bool {
+    if shared.users.is_expensive(&username)
+        && let Ok(handle) = tokio::runtime::Handle::try_current()
+    {
+        let shared = Arc::clone(shared);
+        return handle
+            .spawn_blocking(move || shared.users.check(&username, password.as_bytes()))
+            .await
+            .unwrap_or(false);
+    }
+    shared.users.check(&username, password.as_bytes())
+}
+
+fn bad(status: StatusCode, rejection: Rejection) -> OwnResponse {
+    tracing::debug!(reason = rejection.code(), "login refused");
+    response::error(status, rejection)
+}
+
+fn failed(rejection: Rejection) -> OwnResponse {
+    tracing::debug!(reason = rejection.code(), "login failed");
+    response::error(StatusCode::UNAUTHORIZED, rejection)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_objects_with_both_strings_are_credentials() {
+        let ok = parse_body(Bytes::from_static(
+            br#" {"username":"a","password":"b","extra":{"x":[1]}}"#,
+        ))
+        .unwrap();
+        assert_eq!((ok.username.as_str(), ok.password.as_str()), ("a", "b"));
+        for body in [
+            &b""[..],
+            b"null",
+            b"[\"a\",\"b\"]",
+            b"{}",
+            br#"{"username":"a"}"#,
+            br#"{"username":"","password":"b"}"#,
+            br#"{"username":"a","password":""}"#,
+            br#"{"username":1,"password":"b"}"#,
+            br#"{"username":"a","password":null}"#,
+            br#"{"username":"a","username":"c","password":"b"}"#,
+            b"username=a&password=b",
+            br#"{"username":"a","password":"b"} trailing"#,
+        ] {
+            assert!(parse_body(Bytes::from_static(body)).is_none(), "{body:?}");
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! Which route a request path belongs to.
+//!
+//! Classification looks only at the path, against paths prepared once at build time. Clean
+//! paths (the common case) are matched without allocating; only a path with percent escapes,
+//! `;` parameters, backslashes, repeated slashes or dot segments is normalised into a new
+//! string first, so that no spelling of a protected path reaches the inner service unchecked.
+
+use std::borrow::Cow;
+
+use crate::error::BuildError;
+
+/// What the layer does with a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// Not ours: straight to the inner service.
+    PassThrough,
+    /// Needs a valid access token.
+    Protected,
+    /// A valid access token attaches claims; anything else passes on without.
+    Optional,
+    /// The login route, answered by the layer.
+    Login,
+    /// The refresh route, answered by the layer.
+    Refresh,
+}
+
+/// The configured paths.
+#[derive(Debug)]
+pub(crate) struct Routes {
+    login: Box<str>,
+    refresh: Box<str>,
+    protected: Box<[Box<str>]>,
+    optional: Box<[Box<str>]>,
+}
+
+impl Routes {
+    pub(crate) fn new(
+        login: String,
+        refresh: String,
+        protected: Vec<String>,
+        optional: Vec<String>,
+    ) -> Result<Self, BuildError> {
+        for path in [&login, &refresh].into_iter().chain(&protected).chain(&optional) {
+            check_path(path)?;
+        }
+        Ok(Self {
+            login: login.into(),
+            refresh: refresh.into(),
+            protected: protected.into_iter().map(Into::into).collect(),
+            optional: optional.into_iter().map(Into::into).collect(),
+        })
+    }
+
+    /// Classifies a request path (without the query string).
+    pub(crate) fn classify(&self, path: &str) -> Route {
+        if path == &*self.login {
+            return Route::Login;
+        }
+        if path == &*self.refresh {
+            return Route::Refresh;
+        }
+        let normalized = normalize(path);
+        if self
+            .protected
+            .iter()
+            .any(|prefix| is_under(&normalized, prefix))
+        {
+            return Route::Protected;
+        }
+        if self.optional.iter().any(|p| path == &**p) {
+            return Route::Optional;
+        }
+        Route::PassThrough
+    }
+}
+
+/// Whether `path` is `prefix` or lies below it, ignoring ASCII case.
+fn is_under(path: &str, prefix: &str) -> bool {
+    if prefix == "/" {
+        return true;
+    }
+    let (path, prefix) = (path.as_bytes(), prefix.as_bytes());
+    path.len() >= prefix.len()
+        && path[..prefix.len()].eq_ignore_ascii_case(prefix)
+        && (path.len() == prefix.len() || path[prefix.len()] == b'/')
+}
+
+/// Whether a path needs normalising before it can be compared.
+fn needs_normalizing(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    bytes.first() != Some(&b'/')
+        || bytes
+            .iter()
+            .any(|&b| matches!(b, b'%' | b';' | b'\\') || !b.is_ascii())
+        || path.contains("//")
+        || path.split('/').any(|segment| segment == "." || segment == "..")
+}
+
+/// The path as a server that decodes it would see it: percent-decoded (invalid escapes kept as
+/// they are), `\` read as `/`, `;` parameters dropped from each segment, empty and `.` segments
+/// removed, `..` resolved. Borrowed when nothing needs changing.
+pub(crate) fn normalize(path: &str) -> Cow<'_, str> {
+    if !needs_normalizing(path) {
+        return Cow::Borrowed(path);
+    }
+    let decoded = percent_decode(path);
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in decoded.split(['/', '\\']) {
+        let segment = segment.split(';').next().unwrap_or("");
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            s => segments.push(s),
+        }
+    }
+    let mut out = String::with_capacity(decoded.len() + 1);
+    for segment in &segments {
+        out.push('/');
+        out.push_str(segment);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    Cow::Owned(out)
+}
+
+fn percent_decode(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let (Some(hi), Some(lo)) = (
+                bytes.get(i + 1).and_then(|&b| hex(b)),
+                bytes.get(i + 2).and_then(|&b| hex(b)),
+            )
+        {
+            out.push(hi << 4 | lo);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+const fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// A configured path must be absolute and already normalised, so that it means one thing.
+fn check_path(path: &str) -> Result<(), BuildError> {
+    let reason = if !path.starts_with('/') {
+        Some("must start with '/'")
+    } else if path.len() > 1 && path.ends_with('/') {
+        Some("must not end with '/'")
+    } else if needs_normalizing(path) || path.contains(['?', '#']) || path.bytes().any(|b| b < b' ')
+    {
+        Some("must be a plain path: no '%', ';', '\\', '?', '#', empty or dot segments")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(BuildError::InvalidPath {
+            path: path.to_owned(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn routes() -> Routes {
+        Routes::new(
+            "/api/login".into(),
+            "/api/login/refresh".into(),
+            vec!["/api/v3".into()],
+            vec!["/api".into()],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn every_spelling_of_a_protected_path_is_protected() {
+        let routes = routes();
+        for path in [
+            "/api/v3",
+            "/api/v3/ping",
+            "//api/v3/ping",
+            "/api//v3/ping",
+            "/api/x/../v3/ping",
+            "/api/./v3/ping",
+            "/%61pi/v3/ping",
+            "/api%2Fv3/ping",
+            "/api%2fv3/ping",
+            "/api;x=1/v3/ping",
+            "/api/v3;x/ping",
+            "/api/v3/ping/",
+            "/API/V3/PING",
+            "/api\\v3/ping",
+            "/api/%2e%2e/api/v3/ping",
+            "/x/../../api/v3",
+        ] {
+            assert_eq!(routes.classify(path), Route::Protected, "{path}");
+        }
+    }
+
+    #[test]
+    fn other_paths_are_classified_exactly() {
+        let routes = routes();
+        assert_eq!(routes.classify("/api/login"), Route::Login);
+        assert_eq!(routes.classify("/api/login/refresh"), Route::Refresh);
+        assert_eq!(routes.classify("/api"), Route::Optional);
+        for path in ["/", "/ping", "/api/v31", "/api/v", "/api/", "/apiv3", "/api/login/"] {
+            assert_eq!(routes.classify(path), Route::PassThrough, "{path}");
+        }
+    }
+
+    #[test]
+    fn clean_paths_are_not_copied() {
+        assert!(matches!(normalize("/api/v3/ping"), Cow::Borrowed(_)));
+        assert!(matches!(normalize("/ping"), Cow::Borrowed(_)));
+        assert_eq!(normalize("/a/%2e%2e/b//c/./d;e"), "/b/c/d");
+    }
+}

@@ -1,0 +1,104 @@
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use tower_service::Service;
+
+use super::routes::Route;
+use super::{ResponseBody, ResponseFuture, Shared, login, refresh};
+use crate::token::TokenUse;
+
+/// The middleware produced by [`JwtLoginLayer`](super::JwtLoginLayer).
+///
+/// See the [crate documentation](crate) for what it does with each request.
+pub struct JwtLogin<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> JwtLogin<S> {
+    pub(crate) const fn new(inner: S, shared: Arc<Shared>) -> Self {
+        Self { inner, shared }
+    }
+
+    /// A reference to the inner service.
+    pub const fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// A mutable reference to the inner service.
+    pub const fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service, consuming the middleware.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: Clone> Clone for JwtLogin<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for JwtLogin<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtLogin")
+            .field("inner", &self.inner)
+            .field("shared", &self.shared)
+            .finish()
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for JwtLogin<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ReqBody: http_body::Body + Send + 'static,
+    ReqBody::Data: Send,
+    ReqBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, ResBody>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let shared = &*self.shared;
+        match shared.routes.classify(request.uri().path()) {
+            Route::PassThrough => ResponseFuture::inner(self.inner.call(request)),
+            Route::Protected => {
+                if shared.bypasses(&request) {
+                    return ResponseFuture::inner(self.inner.call(request));
+                }
+                match shared.authenticate(request.headers(), TokenUse::Access) {
+                    Ok(claims) => {
+                        request.extensions_mut().insert(claims);
+                        ResponseFuture::inner(self.inner.call(request))
+                    }
+                    Err(rejection) => ResponseFuture::ready(shared.unauthorized(rejection)),
+                }
+            }
+            Route::Optional => {
+                if let Ok(claims) = shared.authenticate(request.headers(), TokenUse::Access) {
+                    request.extensions_mut().insert(claims);
+                }
+                ResponseFuture::inner(self.inner.call(request))
+            }
+            Route::Login => {
+                ResponseFuture::own(Box::pin(login::login(Arc::clone(&self.shared), request)))
+            }
+            Route::Refresh => ResponseFuture::ready(refresh::refresh(shared, &request)),
+        }
+    }
+}
+

@@ -1,0 +1,80 @@
+use std::net::SocketAddr;
+
+use http::{HeaderMap, HeaderValue, Request};
+
+use super::bearer::bearer;
+use super::response::{self, OwnResponse};
+use super::routes::Routes;
+use crate::credentials::LocalUsers;
+use crate::error::Rejection;
+use crate::token::{self, Claims, TokenIssuer, TokenUse, TokenVerifier};
+
+/// The state every clone of the layer and its services shares, behind one `Arc`.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) issuer: TokenIssuer,
+    pub(crate) verifier: TokenVerifier,
+    pub(crate) users: LocalUsers,
+    pub(crate) routes: Routes,
+    pub(crate) access_lifetime: i64,
+    pub(crate) refresh_lifetime: i64,
+    pub(crate) body_limit: usize,
+    pub(crate) loopback_bypass: bool,
+    pub(crate) www_authenticate_missing: HeaderValue,
+    pub(crate) www_authenticate_invalid: HeaderValue,
+}
+
+impl Shared {
+    /// Authenticates the bearer token of a request for `usefor`: the one path by which any route
+    /// accepts a token.
+    pub(crate) fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        usefor: TokenUse,
+    ) -> Result<Claims, Rejection> {
+        let token = bearer(headers)?;
+        let claims = self.verifier.verify(token, usefor, token::now())?;
+        if !self.users.contains(&claims.sub) {
+            return Err(Rejection::UnknownSubject);
+        }
+        Ok(claims)
+    }
+
+    /// The `401` for a token rejection.
+    pub(crate) fn unauthorized(&self, rejection: Rejection) -> OwnResponse {
+        tracing::debug!(reason = rejection.code(), "token rejected");
+        let challenge = if rejection.is_token_error() {
+            &self.www_authenticate_invalid
+        } else {
+            &self.www_authenticate_missing
+        };
+        response::unauthorized(rejection, challenge)
+    }
+
+    /// Issues a new access token for `sub`.
+    pub(crate) fn issue(&self, sub: &str, usefor: TokenUse) -> String {
+        let lifetime = match usefor {
+            TokenUse::Access => self.access_lifetime,
+            TokenUse::Refresh => self.refresh_lifetime,
+        };
+        self.issuer.issue(sub, usefor, lifetime, token::now())
+    }
+
+    /// Whether the request's connection comes from a loopback address and the bypass is on.
+    pub(crate) fn bypasses<B>(&self, request: &Request<B>) -> bool {
+        self.loopback_bypass && peer_addr(request).is_some_and(|addr| addr.ip().is_loopback())
+    }
+}
+
+/// The address of the connection's peer, as the server put it into the request extensions.
+pub(crate) fn peer_addr<B>(request: &Request<B>) -> Option<SocketAddr> {
+    let extensions = request.extensions();
+    if let Some(super::PeerAddr(addr)) = extensions.get() {
+        return Some(*addr);
+    }
+    #[cfg(feature = "axum")]
+    if let Some(axum::extract::ConnectInfo(addr)) = extensions.get::<axum::extract::ConnectInfo<SocketAddr>>() {
+        return Some(*addr);
+    }
+    None
+}

@@ -1,0 +1,311 @@
+//! Strict verification of compact HS256 JWS.
+//!
+//! The rules, and why each one is there, are in `SECURITY.md`. In short: a token is accepted only
+//! when it is exactly three canonical base64url segments, its header is one this crate would
+//! emit (only HS256, no `crit`, no embedded or remote keys, no duplicate members), its HMAC
+//! verifies in constant time, and its payload holds every claim this crate issues, each of the
+//! right type, exactly once, with the right values.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+
+use super::{Claims, TokenUse};
+use crate::error::Rejection;
+use crate::keys::HmacKey;
+
+/// The longest token looked at. Tokens this crate issues are about 350 bytes; anything much
+/// longer is refused before any decoding, so an attacker cannot make us do work proportional to
+/// what they send.
+pub(crate) const MAX_TOKEN_LEN: usize = 4096;
+
+/// The longest encoded header looked at (ours is 36 characters).
+const MAX_HEADER_B64_LEN: usize = 256;
+
+/// Payloads up to this size decode into a stack buffer; larger ones (rare, and bounded by
+/// [`MAX_TOKEN_LEN`]) into the heap.
+const STACK_PAYLOAD_LEN: usize = 768;
+
+/// How far in the future `iat` may be before a token counts as not yet valid: enough for clock
+/// skew between replicas, far less than any sane token lifetime.
+const MAX_IAT_SKEW: i64 = 60;
+
+/// Verifies tokens signed with one key for one issuer.
+#[derive(Debug)]
+pub(crate) struct TokenVerifier {
+    key: HmacKey,
+    issuer: Box<str>,
+    leeway: i64,
+}
+
+impl TokenVerifier {
+    pub(crate) fn new(key: HmacKey, issuer: &str, leeway: i64) -> Self {
+        Self {
+            key,
+            issuer: issuer.into(),
+            leeway,
+        }
+    }
+
+    /// Verifies `token` for `usefor` at time `now` (seconds since the epoch).
+    ///
+    /// This is the only function that accepts a token; every route goes through it.
+    pub(crate) fn verify(
+        &self,
+        token: &[u8],
+        usefor: TokenUse,
+        now: i64,
+    ) -> Result<Claims, Rejection> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(Rejection::TokenTooLong);
+        }
+        let (header, payload, signature) = split(token).ok_or(Rejection::MalformedToken)?;
+
+        // Our own header is compared byte for byte; anything else is parsed, strictly.
+        if header != self.key.header_b64().as_bytes() {
+            check_foreign_header(header)?;
+        }
+
+        let tag = decode_signature(signature).ok_or(Rejection::MalformedToken)?;
+        let signing_input = &token[..header.len() + 1 + payload.len()];
+        if !self.key.verify(signing_input, &tag) {
+            return Err(Rejection::BadSignature);
+        }
+
+        // Only authenticated bytes are parsed as claims.
+        let mut stack = [0u8; STACK_PAYLOAD_LEN];
+        let mut heap = Vec::new();
+        let buf: &mut [u8] = if payload.len() / 4 * 3 + 3 <= STACK_PAYLOAD_LEN {
+            &mut stack
+        } else {
+            heap.resize(payload.len() / 4 * 3 + 3, 0);
+            &mut heap
+        };
+        let len = URL_SAFE_NO_PAD
+            .decode_slice(payload, buf)
+            .map_err(|_| Rejection::MalformedToken)?;
+        let raw: RawClaims<'_> =
+            serde_json::from_slice(&buf[..len]).map_err(|_| Rejection::InvalidClaims)?;
+        self.check_claims(raw, usefor, now)
+    }
+
+    fn check_claims(
+        &self,
+        raw: RawClaims<'_>,
+        usefor: TokenUse,
+        now: i64,
+    ) -> Result<Claims, Rejection> {
+        let (Some(iss), Some(sub), Some(token_use), Some(iat), Some(exp), Some(exi), Some(jti)) = (
+            raw.iss, raw.sub, raw.usefor, raw.iat, raw.exp, raw.exi, raw.jti,
+        ) else {
+            return Err(Rejection::InvalidClaims);
+        };
+        if exp <= now.saturating_sub(self.leeway) {
+            return Err(Rejection::Expired);
+        }
+        if raw.nbf.is_some_and(|nbf| nbf > now.saturating_add(self.leeway))
+            || iat > now.saturating_add(MAX_IAT_SKEW.max(self.leeway))
+        {
+            return Err(Rejection::NotYetValid);
+        }
+        if *iss != *self.issuer {
+            return Err(Rejection::WrongIssuer);
+        }
+        match TokenUse::parse(&token_use) {
+            Some(found) if found == usefor => {}
+            Some(_) => return Err(Rejection::WrongTokenUse),
+            None => return Err(Rejection::InvalidClaims),
+        }
+        if sub.is_empty() {
+            return Err(Rejection::InvalidClaims);
+        }
+        Ok(Claims {
+            iss: iss.into_owned(),
+            sub: sub.into_owned(),
+            usefor,
+            iat,
+            exp,
+            exi,
+            jti: jti.into_owned(),
+        })
+    }
+}
+
+/// Splits a compact JWS into its three segments; `None` unless there are exactly two dots.
+fn split(token: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+    let first = token.iter().position(|&b| b == b'.')?;
+    let (header, rest) = (&token[..first], &token[first + 1..]);
+    let second = rest.iter().position(|&b| b == b'.')?;
+    let (payload, signature) = (&rest[..second], &rest[second + 1..]);
+    if signature.contains(&b'.') || header.is_empty() || payload.is_empty() {
+        return None;
+    }
+    Some((header, payload, signature))
+}
+
+/// Decodes an HS256 signature: exactly 43 canonical base64url characters.
+fn decode_signature(signature: &[u8]) -> Option<[u8; 32]> {
+    if signature.len() != 43 {
+        return None;
+    }
+    // The engine's length estimate rounds up to whole quanta, so it wants 33 bytes of room.
+    let mut buf = [0u8; 33];
+    let len = URL_SAFE_NO_PAD.decode_slice(signature, &mut buf).ok()?;
+    (len == 32).then(|| buf[..32].try_into().expect("32 bytes"))
+}
+
+/// Checks a header that is not byte for byte our own: it must be a JSON object with `alg` exactly
+/// `"HS256"`, optionally `typ` `"JWT"`, and nothing else, each member once.
+fn check_foreign_header(header: &[u8]) -> Result<(), Rejection> {
+    if header.len() > MAX_HEADER_B64_LEN {
+        return Err(Rejection::UnsupportedHeader);
+    }
+    let mut buf = [0u8; MAX_HEADER_B64_LEN / 4 * 3 + 3];
+    let len = URL_SAFE_NO_PAD
+        .decode_slice(header, &mut buf)
+        .map_err(|_| Rejection::MalformedToken)?;
+    serde_json::from_slice::<AcceptedHeader>(&buf[..len])
+        .map(|_| ())
+        .map_err(|_| Rejection::UnsupportedHeader)
+}
+
+/// A string that borrows from the input when it has no escapes, so that verifying one of our
+/// own tokens copies nothing until the claims are handed out.
+struct CowStr<'a>(Cow<'a, str>);
+
+impl<'de> de::Deserialize<'de> for CowStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CowStrVisitor;
+        impl<'de> Visitor<'de> for CowStrVisitor {
+            type Value = CowStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Owned(v.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(CowStrVisitor)
+    }
+}
+
+/// Fills `slot` with the next value, refusing a member seen before (RFC 7515 §5.2 lets a
+/// parser either reject duplicates or take the last one; taking any one is how a second
+/// `usefor` smuggles a refresh token past a check that read the first).
+fn fill<'de, A, T>(slot: &mut Option<T>, map: &mut A) -> Result<(), A::Error>
+where
+    A: MapAccess<'de>,
+    T: de::Deserialize<'de>,
+{
+    if slot.is_some() {
+        return Err(de::Error::custom("duplicate member"));
+    }
+    *slot = Some(map.next_value()?);
+    Ok(())
+}
+
+/// The most members of a payload this crate does not know (and ignores, RFC 7519 §4) that are
+/// tolerated; they are remembered only to refuse duplicates among them.
+const MAX_UNKNOWN_CLAIMS: usize = 16;
+
+/// The claims as they appear in the payload, before any check.
+#[derive(Default)]
+struct RawClaims<'a> {
+    iss: Option<Cow<'a, str>>,
+    sub: Option<Cow<'a, str>>,
+    usefor: Option<Cow<'a, str>>,
+    iat: Option<i64>,
+    exp: Option<i64>,
+    exi: Option<i64>,
+    nbf: Option<i64>,
+    jti: Option<Cow<'a, str>>,
+}
+
+impl<'de> de::Deserialize<'de> for RawClaims<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ClaimsVisitor;
+        impl<'de> Visitor<'de> for ClaimsVisitor {
+            type Value = RawClaims<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object of claims")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut raw = RawClaims::default();
+                let cow = |slot: &mut Option<Cow<'de, str>>, map: &mut A| {
+                    let mut value: Option<CowStr<'de>> = slot.take().map(CowStr);
+                    fill(&mut value, map)?;
+                    *slot = value.map(|v| v.0);
+                    Ok::<_, A::Error>(())
+                };
+                let mut unknown: Vec<Cow<'de, str>> = Vec::new();
+                while let Some(CowStr(key)) = map.next_key::<CowStr<'de>>()? {
+                    match &*key {
+                        "iss" => cow(&mut raw.iss, &mut map)?,
+                        "sub" => cow(&mut raw.sub, &mut map)?,
+                        "usefor" => cow(&mut raw.usefor, &mut map)?,
+                        "jti" => cow(&mut raw.jti, &mut map)?,
+                        "iat" => fill(&mut raw.iat, &mut map)?,
+                        "exp" => fill(&mut raw.exp, &mut map)?,
+                        "exi" => fill(&mut raw.exi, &mut map)?,
+                        "nbf" => fill(&mut raw.nbf, &mut map)?,
+                        // This crate issues no audience; a token that names one was meant for
+                        // somebody else (RFC 7519 §4.1.3).
+                        "aud" => return Err(de::Error::custom("aud is not accepted")),
+                        _ => {
+                            if unknown.contains(&key) || unknown.len() == MAX_UNKNOWN_CLAIMS {
+                                return Err(de::Error::custom("duplicate or too many members"));
+                            }
+                            unknown.push(key);
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(raw)
+            }
+        }
+        deserializer.deserialize_map(ClaimsVisitor)
+    }
+}
+
+/// A header other than our own byte-for-byte one that is still acceptable.
+struct AcceptedHeader;
+
+impl<'de> de::Deserialize<'de> for AcceptedHeader {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct HeaderVisitor;
+        impl<'de> Visitor<'de> for HeaderVisitor {
+            type Value = AcceptedHeader;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JOSE header")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut alg: Option<CowStr<'de>> = None;
+                let mut typ: Option<CowStr<'de>> = None;
+                while let Some(CowStr(key)) = map.next_key::<CowStr<'de>>()? {
+                    match &*key {
+                        "alg" => fill(&mut alg, &mut map)?,
+                        "typ" => fill(&mut typ, &mut map)?,
+                        // `crit`, `kid`, `jwk`, `jku`, `x5u`, `x5c`, `cty`, ...: this crate uses
+                        // none of them, so none is allowed to change how a token is read.
+                        _ => return Err(de::Error::custom("header member not accepted")),
+                    }
+                }
+                // The algorithm is pinned: RFC 8725 §3.1.
+                if alg.is_none_or(|alg| alg.0 != "HS256") {
+                    return Err(de::Error::custom("only HS256 is accepted"));
+                }
+                if typ.is_some_and(|typ| !typ.0.eq_ignore_ascii_case("JWT")) {
+                    return Err(de::Error::custom("typ must be JWT"));
+                }
+                Ok(AcceptedHeader)
+            }
+        }
+        deserializer.deserialize_map(HeaderVisitor)
+    }
+}
