@@ -243,10 +243,9 @@ fn check_realm(realm: &str) -> Result<(HeaderValue, HeaderValue), BuildError> {
     }
     let missing = HeaderValue::try_from(format!("Bearer realm=\"{realm}\""))
         .map_err(|_| BuildError::InvalidRealm)?;
-    let invalid = HeaderValue::try_from(format!(
-        "Bearer realm=\"{realm}\", error=\"invalid_token\""
-    ))
-    .map_err(|_| BuildError::InvalidRealm)?;
+    let invalid =
+        HeaderValue::try_from(format!("Bearer realm=\"{realm}\", error=\"invalid_token\""))
+            .map_err(|_| BuildError::InvalidRealm)?;
     Ok((missing, invalid))
 }
 
@@ -298,7 +297,15 @@ mod tests {
         for (builder, expected) in cases {
             assert_eq!(builder.build().unwrap_err(), expected);
         }
-        for bad in ["api/v3", "/api//v3", "/api/../v3", "/api/v3/", "/api/%76", "/a;b", ""] {
+        for bad in [
+            "api/v3",
+            "/api//v3",
+            "/api/../v3",
+            "/api/v3/",
+            "/api/%76",
+            "/a;b",
+            "",
+        ] {
             assert!(
                 matches!(
                     builder().protected_prefixes([bad]).build().unwrap_err(),

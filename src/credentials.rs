@@ -120,7 +120,10 @@ impl LocalUsers {
             if verifier.is_expensive() && !dummy.is_expensive() {
                 dummy = verifier.clone();
             }
-            if map.insert(username.clone().into_boxed_str(), verifier).is_some() {
+            if map
+                .insert(username.clone().into_boxed_str(), verifier)
+                .is_some()
+            {
                 return Err(BuildError::DuplicateUser { username });
             }
         }
@@ -207,7 +210,10 @@ mod tests {
         assert!(users.check("admin", b"s3cret!"));
         assert!(!users.check("admin", b"s3cret"));
         assert!(!users.check("other", b"s3cret!"));
-        assert!(users.is_expensive("other"), "unknown users cost an argon2 run too");
+        assert!(
+            users.is_expensive("other"),
+            "unknown users cost an argon2 run too"
+        );
     }
 
     #[test]

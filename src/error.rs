@@ -78,9 +78,9 @@ impl fmt::Display for BuildError {
                 "the password hash of user {username:?} is not a valid argon2id PHC string: {reason}"
             ),
             Self::InvalidPath { path, reason } => write!(f, "invalid path {path:?}: {reason}"),
-            Self::InvalidRealm => f.write_str(
-                "the realm must be non-empty printable ASCII without '\"' or '\\'",
-            ),
+            Self::InvalidRealm => {
+                f.write_str("the realm must be non-empty printable ASCII without '\"' or '\\'")
+            }
             Self::InvalidLifetime { token } => write!(
                 f,
                 "the {token} token lifetime must be between 1 second and 10 years"

@@ -29,8 +29,7 @@ impl HmacKey {
         if secret.len() < MIN_SECRET_LEN {
             return Err(BuildError::SecretTooShort { len: secret.len() });
         }
-        let mac = Hmac::<Sha256>::new_from_slice(secret)
-            .expect("HMAC accepts keys of any length");
+        let mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts keys of any length");
         Ok(Self { mac })
     }
 

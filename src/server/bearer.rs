@@ -32,9 +32,9 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Result<&[u8], Rejection> {
     // token68 characters only: whatever else is there (a space inside, junk, non-ASCII bytes)
     // makes the header malformed rather than being silently dropped.
     if token.is_empty()
-        || !token
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'+' | b'/' | b'='))
+        || !token.iter().all(|&b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'+' | b'/' | b'=')
+        })
     {
         return Err(Rejection::MalformedAuthorization);
     }

@@ -67,7 +67,9 @@ where
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
             Kind::Inner { body } => body.size_hint(),
-            Kind::Full { data } => SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64)),
+            Kind::Full { data } => {
+                SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
+            }
         }
     }
 }
@@ -79,6 +81,8 @@ impl<B> std::fmt::Debug for ResponseBody<B> {
             Kind::Inner { .. } => "Inner",
             Kind::Full { .. } => "Full",
         };
-        f.debug_struct("ResponseBody").field("kind", &kind).finish_non_exhaustive()
+        f.debug_struct("ResponseBody")
+            .field("kind", &kind)
+            .finish_non_exhaustive()
     }
 }

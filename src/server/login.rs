@@ -41,7 +41,10 @@ where
         return failed(Rejection::InvalidCredentials);
     }
     if json == Some(false) {
-        return bad(StatusCode::UNSUPPORTED_MEDIA_TYPE, Rejection::UnsupportedMediaType);
+        return bad(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Rejection::UnsupportedMediaType,
+        );
     }
     // Refuse a declared oversize body before reading a byte of it.
     let declared = parts
@@ -62,12 +65,16 @@ where
     if json.is_none() && !body.is_empty() {
         // No Content-Type at all: a browser can send that cross-site without a preflight, so it
         // is refused like text/plain (login CSRF).
-        return bad(StatusCode::UNSUPPORTED_MEDIA_TYPE, Rejection::UnsupportedMediaType);
+        return bad(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Rejection::UnsupportedMediaType,
+        );
     }
     let Some(credentials) = parse_body(body) else {
         return bad(StatusCode::BAD_REQUEST, Rejection::MalformedBody);
     };
-    let valid = check_credentials(&shared, credentials.username.clone(), credentials.password).await;
+    let valid =
+        check_credentials(&shared, credentials.username.clone(), credentials.password).await;
     if !valid {
         return failed(Rejection::InvalidCredentials);
     }

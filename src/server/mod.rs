@@ -6,7 +6,7 @@ mod future;
 mod layer;
 mod login;
 mod refresh;
-mod response;
+pub(crate) mod response;
 mod routes;
 mod service;
 mod shared;

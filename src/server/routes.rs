@@ -40,7 +40,11 @@ impl Routes {
         protected: Vec<String>,
         optional: Vec<String>,
     ) -> Result<Self, BuildError> {
-        for path in [&login, &refresh].into_iter().chain(&protected).chain(&optional) {
+        for path in [&login, &refresh]
+            .into_iter()
+            .chain(&protected)
+            .chain(&optional)
+        {
             check_path(path)?;
         }
         Ok(Self {
@@ -93,7 +97,9 @@ fn needs_normalizing(path: &str) -> bool {
             .iter()
             .any(|&b| matches!(b, b'%' | b';' | b'\\') || !b.is_ascii())
         || path.contains("//")
-        || path.split('/').any(|segment| segment == "." || segment == "..")
+        || path
+            .split('/')
+            .any(|segment| segment == "." || segment == "..")
 }
 
 /// The path as a server that decodes it would see it: percent-decoded (invalid escapes kept as
@@ -222,7 +228,15 @@ mod tests {
         assert_eq!(routes.classify("/api/login"), Route::Login);
         assert_eq!(routes.classify("/api/login/refresh"), Route::Refresh);
         assert_eq!(routes.classify("/api"), Route::Optional);
-        for path in ["/", "/ping", "/api/v31", "/api/v", "/api/", "/apiv3", "/api/login/"] {
+        for path in [
+            "/",
+            "/ping",
+            "/api/v31",
+            "/api/v",
+            "/api/",
+            "/apiv3",
+            "/api/login/",
+        ] {
             assert_eq!(routes.classify(path), Route::PassThrough, "{path}");
         }
     }

@@ -73,7 +73,9 @@ pub(crate) fn peer_addr<B>(request: &Request<B>) -> Option<SocketAddr> {
         return Some(*addr);
     }
     #[cfg(feature = "axum")]
-    if let Some(axum::extract::ConnectInfo(addr)) = extensions.get::<axum::extract::ConnectInfo<SocketAddr>>() {
+    if let Some(axum::extract::ConnectInfo(addr)) =
+        extensions.get::<axum::extract::ConnectInfo<SocketAddr>>()
+    {
         return Some(*addr);
     }
     None

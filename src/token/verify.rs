@@ -106,7 +106,9 @@ impl TokenVerifier {
         if exp <= now.saturating_sub(self.leeway) {
             return Err(Rejection::Expired);
         }
-        if raw.nbf.is_some_and(|nbf| nbf > now.saturating_add(self.leeway))
+        if raw
+            .nbf
+            .is_some_and(|nbf| nbf > now.saturating_add(self.leeway))
             || iat > now.saturating_add(MAX_IAT_SKEW.max(self.leeway))
         {
             return Err(Rejection::NotYetValid);

@@ -1,0 +1,339 @@
+//! Shared fixtures for the integration tests: real servers on 127.0.0.1:0 (axum and plain hyper)
+//! behind the layer, a raw HTTP/1.1 client that can send anything, and a token forger.
+#![allow(dead_code, unreachable_pub)]
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use hmac::{KeyInit as _, Mac as _};
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use tower::{Layer as _, ServiceExt as _};
+use tower_jwt_login::{Claims, JwtLoginBuilder, JwtLoginLayer, Password, PeerAddr};
+
+pub const SECRET: &str = "an integration test secret of 40 bytes!!";
+pub const USER: &str = "admin";
+pub const PASSWORD: &str = "correct horse battery staple";
+pub const REALM: &str = "datarhei-core";
+
+/// The builder every test starts from: one plain-text user and a known secret.
+pub fn builder() -> JwtLoginBuilder {
+    JwtLoginLayer::builder()
+        .user(USER, Password::plain(PASSWORD))
+        .secret(SECRET)
+        .optional_auth_path("/api")
+}
+
+/// Which server stack to put the layer in front of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stack {
+    Axum,
+    Hyper,
+}
+
+pub const STACKS: [Stack; 2] = [Stack::Axum, Stack::Hyper];
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub stack: Stack,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What the inner services answer: the path they saw and the subject of the claims, if any.
+/// Anything that reaches them answers 2xx, so a test can tell whether a request got through.
+fn inner_answer(path: &str, claims: Option<&Claims>) -> String {
+    serde_json::json!({ "path": path, "sub": claims.map(|c| c.sub.clone()) }).to_string()
+}
+
+pub async fn spawn(stack: Stack, layer: JwtLoginLayer) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = match stack {
+        Stack::Axum => tokio::spawn(serve_axum(listener, layer)),
+        Stack::Hyper => tokio::spawn(serve_hyper(listener, layer)),
+    };
+    Server { addr, stack, task }
+}
+
+async fn serve_axum(listener: TcpListener, layer: JwtLoginLayer) {
+    use axum::routing::get;
+    use axum::{Extension, Router};
+    async fn handler(uri: http::Uri, claims: Option<Extension<Claims>>) -> String {
+        inner_answer(uri.path(), claims.as_ref().map(|c| &c.0))
+    }
+    let app = Router::new()
+        .route("/api/v3/ping", get(handler).head(handler).post(handler))
+        .route("/api/v3/{*rest}", get(handler))
+        .route("/api", get(handler))
+        .route("/ping", get(handler))
+        .layer(layer);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
+    .unwrap();
+}
+
+async fn serve_hyper(listener: TcpListener, layer: JwtLoginLayer) {
+    // A deliberately naive inner service: it answers 200 to every path, so anything the layer
+    // lets through is visible.
+    let inner = tower::service_fn(|request: Request<hyper::body::Incoming>| async move {
+        let body = inner_answer(request.uri().path(), request.extensions().get::<Claims>());
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(body))))
+    });
+    let service = layer.layer(inner);
+    loop {
+        let Ok((stream, peer)) = listener.accept().await else {
+            continue;
+        };
+        let service = service.clone();
+        tokio::spawn(async move {
+            let hyper_service =
+                hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(PeerAddr(peer));
+                    service.clone().oneshot(request)
+                });
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), hyper_service)
+                .await;
+        });
+    }
+}
+
+/// A parsed HTTP response.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {:?}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The subject the inner service saw, if the request reached it.
+    pub fn inner_sub(&self) -> Option<String> {
+        self.json()["sub"].as_str().map(str::to_owned)
+    }
+
+    /// Asserts a rejection in datarhei's error shape with exactly `status`.
+    pub fn assert_error(&self, status: u16) {
+        assert_eq!(self.status, status, "body: {}", self.text());
+        assert_eq!(self.header("content-type"), Some("application/json"));
+        let body = self.json();
+        assert_eq!(body["code"], status);
+        assert!(body["message"].is_string(), "{body}");
+        assert!(
+            body["details"].as_array().is_some_and(|d| !d.is_empty()),
+            "{body}"
+        );
+    }
+
+    /// Asserts a token rejection: 401, the JSON error body and a Bearer challenge.
+    pub fn assert_unauthorized(&self) {
+        self.assert_error(401);
+        let challenge = self.header("www-authenticate").expect("WWW-Authenticate");
+        assert!(challenge.starts_with("Bearer realm=\""), "{challenge}");
+    }
+}
+
+/// Sends raw bytes as one request (the caller writes `Connection: close`) and reads the reply.
+pub async fn send_raw(addr: SocketAddr, request: &[u8]) -> Reply {
+    let raw = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(request).await.unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.unwrap();
+        raw
+    })
+    .await
+    .expect("the server answers promptly");
+    parse_reply(&raw)
+}
+
+fn parse_reply(raw: &[u8]) -> Reply {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut response = httparse::Response::new(&mut headers);
+    let httparse::Status::Complete(head_len) = response.parse(raw).unwrap_or_else(|e| {
+        panic!(
+            "unparsable response ({e}): {:?}",
+            String::from_utf8_lossy(raw)
+        )
+    }) else {
+        panic!("incomplete response: {:?}", String::from_utf8_lossy(raw));
+    };
+    let status = response.code.unwrap();
+    let headers: Vec<(String, Vec<u8>)> = response
+        .headers
+        .iter()
+        .map(|h| (h.name.to_owned(), h.value.to_vec()))
+        .collect();
+    let mut body = raw[head_len..].to_vec();
+    let chunked = headers.iter().any(|(n, v)| {
+        n.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case(b"chunked")
+    });
+    if chunked {
+        body = dechunk(&body);
+    }
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = raw
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("chunk size line");
+        let size = usize::from_str_radix(std::str::from_utf8(&raw[..line_end]).unwrap().trim(), 16)
+            .unwrap();
+        raw = &raw[line_end + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&raw[..size]);
+        raw = &raw[size + 2..];
+    }
+}
+
+/// Builds a raw request. `headers` are written as given, in order (duplicates allowed).
+pub fn raw_request(method: &str, path: &str, headers: &[(&str, &[u8])], body: &[u8]) -> Vec<u8> {
+    let mut out = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n")
+        .into_bytes();
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
+    }
+    if !body.is_empty() || method == "POST" {
+        out.extend_from_slice(format!("Content-Length: {}\r\n", body.len()).as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+    out
+}
+
+/// `GET path`, with `Authorization: Bearer <token>` when a token is given.
+pub async fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> Reply {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &[u8])> = auth
+        .iter()
+        .map(|a| ("Authorization", a.as_bytes()))
+        .collect();
+    send_raw(addr, &raw_request("GET", path, &headers, b"")).await
+}
+
+/// `POST /api/login` with a JSON body.
+pub async fn login_with(addr: SocketAddr, username: &str, password: &str) -> Reply {
+    let body = serde_json::json!({ "username": username, "password": password }).to_string();
+    send_raw(
+        addr,
+        &raw_request(
+            "POST",
+            "/api/login",
+            &[("Content-Type", b"application/json")],
+            body.as_bytes(),
+        ),
+    )
+    .await
+}
+
+/// Logs in as the test user and returns (access, refresh).
+pub async fn login(addr: SocketAddr) -> (String, String) {
+    let reply = login_with(addr, USER, PASSWORD).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let body = reply.json();
+    (
+        body["access_token"].as_str().unwrap().to_owned(),
+        body["refresh_token"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+pub fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// HMAC-SHA256 of `input` under `key`.
+pub fn hs256(key: &[u8], input: &[u8]) -> Vec<u8> {
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    mac.update(input);
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// A token with the given raw header and payload JSON, signed HS256 with `key`.
+pub fn forge(header: &str, payload: &str, key: &[u8]) -> String {
+    let input = format!("{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()));
+    let signature = b64(&hs256(key, input.as_bytes()));
+    format!("{input}.{signature}")
+}
+
+pub const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
+
+/// The claims of a genuine access token for the test user, as JSON.
+pub fn claims(usefor: &str) -> serde_json::Value {
+    let now = now();
+    serde_json::json!({
+        "exi": 600, "exp": now + 600, "iat": now, "iss": REALM,
+        "jti": "0b5e3a5c-8e1f-4b4e-9d3a-2f0f7a0c1d2e", "sub": USER, "usefor": usefor,
+    })
+}
+
+/// A genuine-looking token with these claims, signed with the test secret.
+pub fn forge_claims(claims: &serde_json::Value) -> String {
+    forge(HEADER, &claims.to_string(), SECRET.as_bytes())
+}
+
+/// Drives the layer around a counting service without a network, for tests that need it.
+pub async fn call_once<S>(service: &mut S, request: Request<Full<Bytes>>) -> S::Response
+where
+    S: tower::Service<Request<Full<Bytes>>>,
+    S::Error: std::fmt::Debug,
+{
+    service.ready().await.unwrap().call(request).await.unwrap()
+}
