@@ -69,3 +69,8 @@ pub use credentials::Password;
 pub use error::{BuildError, Rejection};
 pub use server::{JwtLogin, JwtLoginLayer, PeerAddr, ResponseBody, ResponseFuture};
 pub use token::{Claims, TokenUse};
+
+/// The README's code blocks, compiled as doctests so that the README cannot drift from the API.
+#[cfg(all(doctest, feature = "axum"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
