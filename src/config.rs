@@ -45,6 +45,8 @@ pub struct JwtLoginBuilder {
     optional: Vec<String>,
     body_limit: usize,
     loopback_bypass: bool,
+    #[cfg(feature = "jwks")]
+    idp: crate::idp::IdpSettings,
 }
 
 impl Default for JwtLoginBuilder {
@@ -62,6 +64,8 @@ impl Default for JwtLoginBuilder {
             optional: Vec::new(),
             body_limit: 16 * 1024,
             loopback_bypass: false,
+            #[cfg(feature = "jwks")]
+            idp: crate::idp::IdpSettings::default(),
         }
     }
 }
@@ -164,6 +168,48 @@ impl JwtLoginBuilder {
         self
     }
 
+    /// Adds an external identity provider tenant: its access tokens, sent as bearer tokens to
+    /// the login route without a body, are exchanged for the layer's own tokens. Default is
+    /// none.
+    ///
+    /// See [`Tenant`](crate::Tenant) for what a token must satisfy, and the README for the
+    /// answers and the key cache. Build the layer inside a tokio runtime to have the keys
+    /// fetched at once; otherwise they are fetched on the first such login.
+    #[cfg(feature = "jwks")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
+    pub fn tenant(mut self, tenant: crate::Tenant) -> Self {
+        self.idp.tenants.push(tenant);
+        self
+    }
+
+    /// The HTTP client that fetches the tenants' keys: any tower service from
+    /// `http::Request<http_body_util::Empty<Bytes>>` to an `http::Response` (a timeout or a
+    /// proxy can be layered on it). Responses larger than 256 KiB are refused.
+    ///
+    /// Default is hyper-util's client over rustls with the webpki roots, with the
+    /// `jwks-rustls` feature; without it, building a layer with tenants and no client fails
+    /// with [`BuildError::NoJwksClient`].
+    #[cfg(feature = "jwks")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
+    pub fn jwks_client<S, B>(mut self, client: S) -> Self
+    where
+        S: tower_service::Service<
+                http::Request<http_body_util::Empty<bytes::Bytes>>,
+                Response = http::Response<B>,
+            > + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        self.idp.client = Some(crate::idp::HttpClient::new(client));
+        self
+    }
+
     /// Validates the configuration and builds the layer.
     ///
     /// # Errors
@@ -198,6 +244,8 @@ impl JwtLoginBuilder {
             }
         };
         let leeway = i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX);
+        #[cfg(feature = "jwks")]
+        let idp = crate::idp::Idp::new(self.idp, self.leeway.as_secs())?;
         Ok(JwtLoginLayer::from_shared(Shared {
             issuer: TokenIssuer::new(key.clone(), &self.realm),
             verifier: TokenVerifier::new(key, &self.realm, leeway),
@@ -209,13 +257,16 @@ impl JwtLoginBuilder {
             loopback_bypass: self.loopback_bypass,
             www_authenticate_missing: realm.0,
             www_authenticate_invalid: realm.1,
+            #[cfg(feature = "jwks")]
+            idp,
         }))
     }
 }
 
 impl fmt::Debug for JwtLoginBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JwtLoginBuilder")
+        let mut debug = f.debug_struct("JwtLoginBuilder");
+        debug
             .field("realm", &self.realm)
             .field("users", &self.users)
             .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
@@ -227,8 +278,10 @@ impl fmt::Debug for JwtLoginBuilder {
             .field("protected", &self.protected)
             .field("optional", &self.optional)
             .field("body_limit", &self.body_limit)
-            .field("loopback_bypass", &self.loopback_bypass)
-            .finish()
+            .field("loopback_bypass", &self.loopback_bypass);
+        #[cfg(feature = "jwks")]
+        debug.field("idp", &self.idp);
+        debug.finish()
     }
 }
 

@@ -56,6 +56,19 @@ pub enum BuildError {
     InvalidLeeway,
     /// The login body limit is zero.
     InvalidBodyLimit,
+    /// An identity provider tenant is misconfigured.
+    #[cfg(feature = "jwks")]
+    InvalidTenant {
+        /// The tenant's issuer as configured.
+        issuer: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Tenants are configured but there is no HTTP client to fetch their keys: set one with
+    /// [`JwtLoginBuilder::jwks_client`](crate::JwtLoginBuilder::jwks_client), or enable the
+    /// `jwks-rustls` feature.
+    #[cfg(feature = "jwks")]
+    NoJwksClient,
 }
 
 impl fmt::Display for BuildError {
@@ -89,6 +102,14 @@ impl fmt::Display for BuildError {
                 f.write_str("the leeway must be shorter than the access token lifetime")
             }
             Self::InvalidBodyLimit => f.write_str("the login body limit must be at least 1 byte"),
+            #[cfg(feature = "jwks")]
+            Self::InvalidTenant { issuer, reason } => {
+                write!(f, "invalid identity provider tenant {issuer:?}: {reason}")
+            }
+            #[cfg(feature = "jwks")]
+            Self::NoJwksClient => f.write_str(
+                "identity provider tenants need an HTTP client: set jwks_client or enable the jwks-rustls feature",
+            ),
         }
     }
 }
@@ -138,6 +159,8 @@ pub enum Rejection {
     BodyTooLarge,
     /// The method is not allowed on this route.
     MethodNotAllowed,
+    /// The token names an identity provider whose keys could not be fetched yet (`503`).
+    IdentityProviderUnavailable,
 }
 
 impl Rejection {
@@ -163,6 +186,7 @@ impl Rejection {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::BodyTooLarge => "body_too_large",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::IdentityProviderUnavailable => "identity_provider_unavailable",
         }
     }
 
@@ -192,6 +216,9 @@ impl Rejection {
             Self::UnsupportedMediaType => "the body must be application/json",
             Self::BodyTooLarge => "the body is too large",
             Self::MethodNotAllowed => "method not allowed",
+            Self::IdentityProviderUnavailable => {
+                "the identity provider's keys are not available yet; retry later"
+            }
         }
     }
 
@@ -206,6 +233,7 @@ impl Rejection {
                 | Self::UnsupportedMediaType
                 | Self::BodyTooLarge
                 | Self::MethodNotAllowed
+                | Self::IdentityProviderUnavailable
         )
     }
 }

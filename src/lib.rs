@@ -60,6 +60,8 @@ mod axum;
 mod config;
 mod credentials;
 mod error;
+#[cfg(feature = "jwks")]
+mod idp;
 mod keys;
 mod server;
 mod token;
@@ -67,6 +69,9 @@ mod token;
 pub use config::JwtLoginBuilder;
 pub use credentials::Password;
 pub use error::{BuildError, Rejection};
+#[cfg(feature = "jwks")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
+pub use idp::Tenant;
 pub use server::{JwtLogin, JwtLoginLayer, PeerAddr, ResponseBody, ResponseFuture};
 pub use token::{Claims, TokenUse};
 

@@ -1,4 +1,5 @@
-//! `POST /api/login`: a username and password in, an access and a refresh token out.
+//! `POST /api/login`: a username and password in, an access and a refresh token out; or, with
+//! the `jwks` feature, an identity provider's access token as bearer and no body.
 
 use std::sync::Arc;
 
@@ -35,10 +36,11 @@ where
     }
     let (parts, body) = request.into_parts();
     let json = is_json(&parts.headers);
-    // A bearer token and no JSON body is a login with an external identity provider's token;
-    // none is configured, so whatever the token is (even one of ours), it mints nothing.
-    if parts.headers.contains_key(AUTHORIZATION) && json != Some(true) {
-        return failed(Rejection::InvalidCredentials);
+    // A bearer token and no JSON body is a login with an external identity provider's token.
+    // A non-empty JSON body wins over the bearer token, which is then ignored.
+    let has_bearer = parts.headers.contains_key(AUTHORIZATION);
+    if has_bearer && json != Some(true) {
+        return external_login(&shared, &parts.headers).await;
     }
     if json == Some(false) {
         return bad(
@@ -62,6 +64,9 @@ where
         }
         Err(_) => return bad(StatusCode::BAD_REQUEST, Rejection::MalformedBody),
     };
+    if has_bearer && body.trim_ascii().is_empty() {
+        return external_login(&shared, &parts.headers).await;
+    }
     if json.is_none() && !body.is_empty() {
         // No Content-Type at all: a browser can send that cross-site without a preflight, so it
         // is refused like text/plain (login CSRF).
@@ -83,6 +88,35 @@ where
         access_token: shared.issue(&credentials.username, TokenUse::Access),
         refresh_token: shared.issue(&credentials.username, TokenUse::Refresh),
     })
+}
+
+/// A login with an identity provider's access token. Without a configured tenant (or the `jwks`
+/// feature), whatever the token is (even one of ours), it mints nothing.
+async fn external_login(shared: &Shared, headers: &HeaderMap) -> OwnResponse {
+    #[cfg(feature = "jwks")]
+    {
+        use crate::idp::IdpError;
+        let token = match super::bearer::bearer(headers) {
+            Ok(token) => token,
+            Err(rejection) => return shared.unauthorized(rejection),
+        };
+        match shared.idp.login(token).await {
+            Ok(subject) => {
+                tracing::info!(%subject, "login with an identity provider token succeeded");
+                response::tokens(&LoginResponse {
+                    access_token: shared.issue(&subject, TokenUse::Access),
+                    refresh_token: shared.issue(&subject, TokenUse::Refresh),
+                })
+            }
+            Err(IdpError::Rejected(rejection)) => shared.unauthorized(rejection),
+            Err(IdpError::Unavailable) => crate::idp::unavailable(),
+        }
+    }
+    #[cfg(not(feature = "jwks"))]
+    {
+        let _ = (shared, headers);
+        failed(Rejection::InvalidCredentials)
+    }
 }
 
 /// `Some(true)` for `application/json` (any parameters), `Some(false)` for another type, `None`

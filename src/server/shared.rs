@@ -22,6 +22,9 @@ pub(crate) struct Shared {
     pub(crate) loopback_bypass: bool,
     pub(crate) www_authenticate_missing: HeaderValue,
     pub(crate) www_authenticate_invalid: HeaderValue,
+    /// The identity provider tenants whose tokens log in, and whose subjects are known users.
+    #[cfg(feature = "jwks")]
+    pub(crate) idp: crate::idp::Idp,
 }
 
 impl Shared {
@@ -34,10 +37,22 @@ impl Shared {
     ) -> Result<Claims, Rejection> {
         let token = bearer(headers)?;
         let claims = self.verifier.verify(token, usefor, token::now())?;
-        if !self.users.contains(&claims.sub) {
+        if !self.users.contains(&claims.sub) && !self.allows_external(&claims.sub) {
             return Err(Rejection::UnknownSubject);
         }
         Ok(claims)
+    }
+
+    /// Whether an identity provider tenant allows `sub`, which then counts as a known user.
+    #[inline]
+    fn allows_external(&self, sub: &str) -> bool {
+        #[cfg(feature = "jwks")]
+        return self.idp.allows(sub);
+        #[cfg(not(feature = "jwks"))]
+        {
+            let _ = sub;
+            false
+        }
     }
 
     /// The `401` for a token rejection.

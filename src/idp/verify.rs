@@ -1,0 +1,101 @@
+//! Verification of an identity provider's access token.
+//!
+//! The order matters: the unverified `iss` only picks the tenant (and is checked again after
+//! the signature), the `kid` only picks the key, and the algorithm is the key's. Signature
+//! mathematics and claim checks are `jsonwebtoken`'s.
+
+use std::sync::Arc;
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{AlgorithmFamily, Validation};
+use serde::Deserialize;
+
+use super::cache::{KeyCache, Lookup};
+use super::keyset::MAX_KID_LEN;
+use crate::error::Rejection;
+
+/// Why an identity provider's token did not log anyone in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IdpError {
+    /// The token is not acceptable: 401.
+    Rejected(Rejection),
+    /// The tenant named by the token has never had its keys loaded: 503.
+    Unavailable,
+}
+
+impl From<Rejection> for IdpError {
+    fn from(rejection: Rejection) -> Self {
+        Self::Rejected(rejection)
+    }
+}
+
+/// Only `iss`, read before verification to find the tenant.
+#[derive(Deserialize)]
+struct UnverifiedIssuer {
+    iss: String,
+}
+
+/// The claims read after verification (`jsonwebtoken` checks `exp`, `nbf`, `iss`, `aud`).
+#[derive(Deserialize)]
+struct VerifiedClaims {
+    sub: String,
+}
+
+/// Verifies `token` against the tenant its `iss` names, and returns its subject if that
+/// subject is allowed to log in.
+pub(crate) async fn verify(
+    tenant_of: impl FnOnce(&str) -> Option<Arc<KeyCache>>,
+    token: &[u8],
+    leeway: u64,
+) -> Result<String, IdpError> {
+    let header = jsonwebtoken::decode_header(token).map_err(|_| Rejection::MalformedToken)?;
+    // Symmetric algorithms are never accepted: whoever could verify such a token could forge it.
+    if header.alg.family() == AlgorithmFamily::Hmac || header.crit.is_some() {
+        return Err(Rejection::UnsupportedHeader.into());
+    }
+    let kid = header
+        .kid
+        .filter(|kid| !kid.is_empty() && kid.len() <= MAX_KID_LEN)
+        .ok_or(Rejection::UnsupportedHeader)?;
+    let UnverifiedIssuer { iss } = jsonwebtoken::dangerous::insecure_decode_claims(token)
+        .map_err(|_| Rejection::InvalidClaims)?;
+    let cache = tenant_of(&iss).ok_or(Rejection::WrongIssuer)?;
+    let key = match cache.key(&kid).await {
+        Lookup::Found(key) => key,
+        Lookup::Unknown => return Err(Rejection::BadSignature.into()),
+        Lookup::NeverLoaded => return Err(IdpError::Unavailable),
+    };
+    if header.alg != key.algorithm {
+        return Err(Rejection::UnsupportedHeader.into());
+    }
+    let tenant = cache.tenant();
+    let mut validation = Validation::new(key.algorithm);
+    validation.set_issuer(&[&*tenant.issuer]);
+    validation.set_audience(&tenant.audiences);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    validation.validate_nbf = true;
+    validation.leeway = leeway;
+    let claims = jsonwebtoken::decode::<VerifiedClaims>(token, &key.key, &validation)
+        .map_err(|error| rejection_of(error.kind()))?
+        .claims;
+    if !tenant.subjects.contains(claims.sub.as_str()) {
+        return Err(Rejection::UnknownSubject.into());
+    }
+    Ok(claims.sub)
+}
+
+fn rejection_of(kind: &ErrorKind) -> Rejection {
+    match kind {
+        ErrorKind::InvalidSignature => Rejection::BadSignature,
+        ErrorKind::ExpiredSignature => Rejection::Expired,
+        ErrorKind::ImmatureSignature => Rejection::NotYetValid,
+        ErrorKind::InvalidIssuer => Rejection::WrongIssuer,
+        ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm => Rejection::UnsupportedHeader,
+        ErrorKind::InvalidAudience
+        | ErrorKind::InvalidSubject
+        | ErrorKind::MissingRequiredClaim(_)
+        | ErrorKind::InvalidClaimFormat(_)
+        | ErrorKind::Json(_) => Rejection::InvalidClaims,
+        _ => Rejection::MalformedToken,
+    }
+}
