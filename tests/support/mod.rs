@@ -2,6 +2,9 @@
 //! behind the layer, a raw HTTP/1.1 client that can send anything, and a token forger.
 #![allow(dead_code, unreachable_pub)]
 
+#[cfg(feature = "jwks")]
+pub mod jwks;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::Duration;
