@@ -222,9 +222,9 @@ async fn every_unacceptable_token_is_refused_without_tokens() {
 
 #[tokio::test]
 async fn a_json_body_wins_over_a_bearer_token() {
-    let rsa = TestKey::rsa("rsa-1");
-    let (idp, server) = setup(Stack::Axum, &[&rsa]).await;
-    let idp_token = rsa.sign(&idp_claims(&idp));
+    let key = TestKey::ec("ec-1");
+    let (idp, server) = setup(Stack::Axum, &[&key]).await;
+    let idp_token = key.sign(&idp_claims(&idp));
     let json = [("Content-Type", &b"application/json"[..])];
     let credentials = |password: &str| {
         serde_json::json!({ "username": USER, "password": password }).to_string()
@@ -321,7 +321,7 @@ where
 
 #[tokio::test]
 async fn a_hanging_jwks_server_delays_neither_cached_keys_nor_passwords() {
-    let key = TestKey::rsa("cached");
+    let key = TestKey::ec("cached");
     let (idp, server) = setup(Stack::Hyper, &[&key]).await;
     idp.set_delay(Duration::from_secs(30));
 
@@ -370,7 +370,7 @@ async fn a_failing_jwks_server_keeps_the_cached_keys() {
 
 #[tokio::test]
 async fn a_tenant_whose_keys_never_loaded_answers_503_then_recovers() {
-    let key = TestKey::rsa("k1");
+    let key = TestKey::ec("k1");
     let idp = JwksServer::start(&[&key]).await;
     idp.set_status(503);
     let layer = builder().tenant(tenant(&idp)).build().unwrap();
