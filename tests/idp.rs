@@ -82,7 +82,8 @@ async fn idp_token_is_exchanged_for_tokens_that_work_on_protected_routes() {
     for stack in STACKS {
         let (idp, server) = setup(stack, &[&rsa, &ec]).await;
         for key in [&rsa, &ec] {
-            let (access, refresh) = tokens_of(&idp_login(server.addr, &key.sign(&idp_claims(&idp))).await);
+            let (access, refresh) =
+                tokens_of(&idp_login(server.addr, &key.sign(&idp_claims(&idp))).await);
             let reply = get(server.addr, "/api/v3/ping", Some(&access)).await;
             assert_eq!(reply.status, 200, "{stack:?}: {}", reply.text());
             assert_eq!(reply.inner_sub().as_deref(), Some(SUBJECT));
@@ -189,7 +190,11 @@ async fn every_unacceptable_token_is_refused_without_tokens() {
         ),
         (
             "HMAC-signed with our own secret",
-            forge(hs256_header, &idp_claims(&idp).to_string(), SECRET.as_bytes()),
+            forge(
+                hs256_header,
+                &idp_claims(&idp).to_string(),
+                SECRET.as_bytes(),
+            ),
         ),
         (
             "alg none",
@@ -209,7 +214,12 @@ async fn every_unacceptable_token_is_refused_without_tokens() {
     // A malformed Authorization header is refused too.
     let reply = send_raw(
         server.addr,
-        &raw_request("POST", "/api/login", &[("Authorization", b"Basic YTpi")], b""),
+        &raw_request(
+            "POST",
+            "/api/login",
+            &[("Authorization", b"Basic YTpi")],
+            b"",
+        ),
     )
     .await;
     assert_refused(&reply, "basic auth");
@@ -226,12 +236,17 @@ async fn a_json_body_wins_over_a_bearer_token() {
     let (idp, server) = setup(Stack::Axum, &[&key]).await;
     let idp_token = key.sign(&idp_claims(&idp));
     let json = [("Content-Type", &b"application/json"[..])];
-    let credentials = |password: &str| {
-        serde_json::json!({ "username": USER, "password": password }).to_string()
-    };
+    let credentials =
+        |password: &str| serde_json::json!({ "username": USER, "password": password }).to_string();
 
     // A valid IdP token does not rescue a wrong password...
-    let reply = idp_login_with(server.addr, &idp_token, &json, credentials("wrong").as_bytes()).await;
+    let reply = idp_login_with(
+        server.addr,
+        &idp_token,
+        &json,
+        credentials("wrong").as_bytes(),
+    )
+    .await;
     reply.assert_error(401);
     assert!(!reply.text().contains("access_token"));
 
@@ -336,15 +351,25 @@ async fn a_hanging_jwks_server_delays_neither_cached_keys_nor_passwords() {
     let begin = Instant::now();
     let (access, _) = tokens_of(&idp_login(server.addr, &key.sign(&idp_claims(&idp))).await);
     let (local, _) = login(server.addr).await;
-    assert_eq!(get(server.addr, "/api/v3/ping", Some(&access)).await.status, 200);
-    assert_eq!(get(server.addr, "/api/v3/ping", Some(&local)).await.status, 200);
+    assert_eq!(
+        get(server.addr, "/api/v3/ping", Some(&access)).await.status,
+        200
+    );
+    assert_eq!(
+        get(server.addr, "/api/v3/ping", Some(&local)).await.status,
+        200
+    );
     let elapsed = begin.elapsed();
     assert!(elapsed < Duration::from_millis(500), "{elapsed:?}");
 
     // The login that caused the fetch gets its 401 without waiting for the server.
     let reply = unknown_login.await.unwrap();
     assert_refused(&reply, "unknown kid while the JWKS hangs");
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -361,7 +386,11 @@ async fn a_failing_jwks_server_keeps_the_cached_keys() {
             idp.publish_raw("<html>maintenance</html>");
         }
         let before = idp.fetches();
-        let reply = idp_login(server.addr, &key.sign_as(&format!("new-{broken}"), &idp_claims(&idp))).await;
+        let reply = idp_login(
+            server.addr,
+            &key.sign_as(&format!("new-{broken}"), &idp_claims(&idp)),
+        )
+        .await;
         assert_refused(&reply, broken);
         assert_eq!(idp.fetches(), before + 1);
         tokens_of(&idp_login(server.addr, &key.sign(&idp_claims(&idp))).await);
@@ -386,7 +415,10 @@ async fn a_tenant_whose_keys_never_loaded_answers_503_then_recovers() {
     login(server.addr).await;
     let mut claims = idp_claims(&idp);
     claims["iss"] = "https://other.example.com/".into();
-    assert_refused(&idp_login(server.addr, &key.sign(&claims)).await, "other issuer");
+    assert_refused(
+        &idp_login(server.addr, &key.sign(&claims)).await,
+        "other issuer",
+    );
 
     // Once the provider answers again, the next allowed refetch loads the keys.
     idp.set_status(200);
@@ -419,7 +451,11 @@ async fn a_layer_built_outside_a_runtime_fetches_on_the_first_login() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(idp.fetches(), 0);
     tokens_of(&idp_login(server.addr, &key.sign(&idp_claims(&idp))).await);
-    assert_eq!(idp.fetches(), 1, "one fetch, shared by the start-up and the login");
+    assert_eq!(
+        idp.fetches(),
+        1,
+        "one fetch, shared by the start-up and the login"
+    );
 }
 
 #[test]

@@ -108,9 +108,9 @@ impl KeyCache {
             .clone();
         match snapshot {
             None => Lookup::NeverLoaded,
-            Some(keys) => keys.get(kid).map_or(Lookup::Unknown, |key| {
-                Lookup::Found(Arc::clone(key))
-            }),
+            Some(keys) => keys
+                .get(kid)
+                .map_or(Lookup::Unknown, |key| Lookup::Found(Arc::clone(key))),
         }
     }
 

@@ -78,10 +78,9 @@ impl HttpClient {
             .https_or_http()
             .enable_http1()
             .build();
-        let client = hyper_util::client::legacy::Client::builder(
-            hyper_util::rt::TokioExecutor::new(),
-        )
-        .build::<_, Empty<Bytes>>(connector);
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build::<_, Empty<Bytes>>(connector);
         Self::new(client)
     }
 
@@ -174,7 +173,8 @@ impl Fetcher {
     /// Reads the JWKS URL from the discovery document, which must be the tenant's own.
     async fn discover(&self, tenant: &TenantConfig, config_url: &Uri) -> Result<Uri, FetchError> {
         let json = self.client.get(config_url).await?;
-        let document: DiscoveryDocument = serde_json::from_slice(&json).map_err(FetchError::Json)?;
+        let document: DiscoveryDocument =
+            serde_json::from_slice(&json).map_err(FetchError::Json)?;
         if document.issuer != *tenant.issuer {
             return Err(FetchError::Discovery(
                 "its issuer is not the configured issuer",

@@ -62,7 +62,9 @@ impl KeySet {
         let mut duplicates = Vec::new();
         for value in document.keys {
             if keys.len() == MAX_KEYS {
-                tracing::warn!("the JWKS document has more than {MAX_KEYS} keys; ignoring the rest");
+                tracing::warn!(
+                    "the JWKS document has more than {MAX_KEYS} keys; ignoring the rest"
+                );
                 break;
             }
             let Ok(jwk) = serde_json::from_value::<Jwk>(value) else {

@@ -33,8 +33,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use http::header::{HeaderValue, RETRY_AFTER};
 use http::StatusCode;
+use http::header::{HeaderValue, RETRY_AFTER};
 
 pub(crate) use fetch::HttpClient;
 pub use tenant::Tenant;

@@ -127,17 +127,20 @@ impl Tenant {
             return Err(invalid("at least one non-empty audience is required"));
         }
         if self.subjects.is_empty() || self.subjects.iter().any(String::is_empty) {
-            return Err(invalid("at least one non-empty allowed subject is required"));
+            return Err(invalid(
+                "at least one non-empty allowed subject is required",
+            ));
         }
         if self.refresh_interval < MIN_REFRESH_INTERVAL {
             return Err(invalid("the refresh interval must be at least 10 seconds"));
         }
         let slash = if self.issuer.ends_with('/') { "" } else { "/" };
         let source = match (&self.jwks_url, self.discovery) {
-            (Some(url), _) => KeySource::Jwks(
-                check_url(url, self.insecure_loopback)
-                    .map_err(|_| invalid("the JWKS URL must be https (see allow_insecure_loopback)"))?,
-            ),
+            (Some(url), _) => {
+                KeySource::Jwks(check_url(url, self.insecure_loopback).map_err(|_| {
+                    invalid("the JWKS URL must be https (see allow_insecure_loopback)")
+                })?)
+            }
             (None, false) => KeySource::Jwks(
                 check_url(
                     &format!("{}{slash}.well-known/jwks.json", self.issuer),
@@ -154,7 +157,11 @@ impl Tenant {
             ),
         };
         Ok(TenantConfig {
-            subjects: self.subjects.into_iter().map(String::into_boxed_str).collect(),
+            subjects: self
+                .subjects
+                .into_iter()
+                .map(String::into_boxed_str)
+                .collect(),
             issuer: self.issuer.into_boxed_str(),
             audiences: self.audiences,
             source,
@@ -198,12 +205,17 @@ pub(crate) fn check_url(url: &str, insecure_loopback: bool) -> Result<Uri, &'sta
     if *scheme == Scheme::HTTPS {
         return Ok(uri);
     }
-    let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
     let loopback = host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
     if *scheme == Scheme::HTTP && insecure_loopback && loopback {
         return Ok(uri);
     }
-    Err("the URL must be https (plain http only on a loopback address, with allow_insecure_loopback)")
+    Err(
+        "the URL must be https (plain http only on a loopback address, with allow_insecure_loopback)",
+    )
 }
 
 #[cfg(test)]
@@ -216,7 +228,9 @@ mod tests {
 
     #[test]
     fn default_jwks_url_is_below_the_issuer() {
-        let config = tenant("https://example.eu.auth0.com/").into_config().unwrap();
+        let config = tenant("https://example.eu.auth0.com/")
+            .into_config()
+            .unwrap();
         let KeySource::Jwks(url) = config.source else {
             panic!("no discovery was asked for")
         };
