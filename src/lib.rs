@@ -76,6 +76,6 @@ pub use server::{JwtLogin, JwtLoginLayer, PeerAddr, ResponseBody, ResponseFuture
 pub use token::{Claims, TokenUse};
 
 /// The README's code blocks, compiled as doctests so that the README cannot drift from the API.
-#[cfg(all(doctest, feature = "axum"))]
+#[cfg(all(doctest, feature = "axum", feature = "jwks-rustls"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -13,6 +13,9 @@ use tower_jwt_login::{Claims, JwtLoginLayer, Password};
 /// | `CORE_API_AUTH_USERNAME` | `admin` |
 /// | `CORE_API_AUTH_PASSWORD` | generated and printed once |
 /// | `CORE_API_AUTH_JWT_SECRET` | a random key (tokens die with the process) |
+///
+/// and, with the `jwks-rustls` feature, one external identity provider tenant (see
+/// [`tenant_from_env`]).
 pub fn from_env() -> Result<(JwtLoginLayer, SocketAddr), Box<dyn std::error::Error>> {
     let address = env("CORE_ADDRESS").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
     let address: SocketAddr = address
@@ -32,6 +35,16 @@ pub fn from_env() -> Result<(JwtLoginLayer, SocketAddr), Box<dyn std::error::Err
     if let Some(secret) = env("CORE_API_AUTH_JWT_SECRET") {
         builder = builder.secret(secret);
     }
+    #[cfg(feature = "jwks-rustls")]
+    if let Some(tenant) = tenant_from_env()? {
+        builder = builder.tenant(tenant);
+    }
+    #[cfg(not(feature = "jwks-rustls"))]
+    if env("CORE_API_AUTH_IDP_ISSUER").is_some() {
+        return Err(
+            "CORE_API_AUTH_IDP_ISSUER is set: run the example with --features jwks-rustls".into(),
+        );
+    }
     let layer = builder.build()?;
     println!("listening on http://{address}");
     println!(
@@ -39,6 +52,56 @@ pub fn from_env() -> Result<(JwtLoginLayer, SocketAddr), Box<dyn std::error::Err
          -d '{{\"username\":\"{username}\",\"password\":\"<password>\"}}'"
     );
     Ok((layer, address))
+}
+
+/// One identity provider tenant (Auth0, or any OpenID Connect issuer) whose access tokens log in
+/// with `POST /api/login` and `Authorization: Bearer <token>`, if `CORE_API_AUTH_IDP_ISSUER` is
+/// set:
+///
+/// | variable | meaning |
+/// |---|---|
+/// | `CORE_API_AUTH_IDP_ISSUER` | the issuer, such as `https://example.eu.auth0.com/` |
+/// | `CORE_API_AUTH_IDP_AUDIENCE` | accepted audiences, comma-separated (required) |
+/// | `CORE_API_AUTH_IDP_USERS` | allowed subjects, comma-separated (required) |
+/// | `CORE_API_AUTH_IDP_JWKS_URL` | the JWKS URL; default `<issuer>.well-known/jwks.json` |
+/// | `CORE_API_AUTH_IDP_DISCOVERY` | `true` to find the JWKS URL by OpenID Connect discovery |
+/// | `CORE_API_AUTH_IDP_INSECURE_LOOPBACK` | `true` to allow `http://127.0.0.1` URLs (tests) |
+#[cfg(feature = "jwks-rustls")]
+pub fn tenant_from_env() -> Result<Option<tower_jwt_login::Tenant>, Box<dyn std::error::Error>> {
+    let Some(issuer) = env("CORE_API_AUTH_IDP_ISSUER") else {
+        return Ok(None);
+    };
+    let list = |name: &str| -> Result<Vec<String>, String> {
+        let values: Vec<String> = env(name)
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if values.is_empty() {
+            return Err(format!(
+                "CORE_API_AUTH_IDP_ISSUER is set, so {name} is required"
+            ));
+        }
+        Ok(values)
+    };
+    let mut tenant = tower_jwt_login::Tenant::new(issuer.clone())
+        .discovery(env("CORE_API_AUTH_IDP_DISCOVERY").as_deref() == Some("true"))
+        .allow_insecure_loopback(
+            env("CORE_API_AUTH_IDP_INSECURE_LOOPBACK").as_deref() == Some("true"),
+        );
+    for audience in list("CORE_API_AUTH_IDP_AUDIENCE")? {
+        tenant = tenant.audience(audience);
+    }
+    for subject in list("CORE_API_AUTH_IDP_USERS")? {
+        tenant = tenant.allow_subject(subject);
+    }
+    if let Some(url) = env("CORE_API_AUTH_IDP_JWKS_URL") {
+        tenant = tenant.jwks_url(url);
+    }
+    println!("identity provider logins from {issuer}");
+    Ok(Some(tenant))
 }
 
 fn env(name: &str) -> Option<String> {
