@@ -359,8 +359,9 @@ async fn a_hanging_jwks_server_delays_neither_cached_keys_nor_passwords() {
         get(server.addr, "/api/v3/ping", Some(&local)).await.status,
         200
     );
+    // Generous for a loaded machine, yet below the 2 s an unknown kid may wait for a fetch.
     let elapsed = begin.elapsed();
-    assert!(elapsed < Duration::from_millis(500), "{elapsed:?}");
+    assert!(elapsed < Duration::from_millis(1500), "{elapsed:?}");
 
     // The login that caused the fetch gets its 401 without waiting for the server.
     let reply = unknown_login.await.unwrap();
