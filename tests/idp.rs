@@ -105,6 +105,17 @@ async fn idp_token_is_exchanged_for_tokens_that_work_on_protected_routes() {
         .await;
         tokens_of(&reply);
 
+        // As datarhei's Go client sends it (coreclient's login with an Auth0 token): the token
+        // as bearer and an empty `api.Login` encoded as JSON, with a trailing newline.
+        let reply = idp_login_with(
+            server.addr,
+            &token,
+            &[("Content-Type", b"application/json")],
+            b"{\"username\":\"\",\"password\":\"\"}\n",
+        )
+        .await;
+        tokens_of(&reply);
+
         // `aud` as a single string.
         let mut claims = idp_claims(&idp);
         claims["aud"] = AUDIENCE.into();

@@ -64,7 +64,7 @@ where
         }
         Err(_) => return bad(StatusCode::BAD_REQUEST, Rejection::MalformedBody),
     };
-    if has_bearer && body.trim_ascii().is_empty() {
+    if has_bearer && carries_no_credentials(&body) {
         return external_login(&shared, &parts.headers).await;
     }
     if json.is_none() && !body.is_empty() {
@@ -117,6 +117,14 @@ async fn external_login(shared: &Shared, headers: &HeaderMap) -> OwnResponse {
         let _ = (shared, headers);
         failed(Rejection::InvalidCredentials)
     }
+}
+
+/// Whether a login body carries no credentials: empty, or (as datarhei's Go client sends with an
+/// Auth0 token) a JSON object whose `username` and `password` are both empty strings.
+fn carries_no_credentials(body: &[u8]) -> bool {
+    body.trim_ascii().is_empty()
+        || serde_json::from_slice::<LoginBody>(body)
+            .is_ok_and(|login| login.username.is_empty() && login.password.is_empty())
 }
 
 /// `Some(true)` for `application/json` (any parameters), `Some(false)` for another type, `None`
