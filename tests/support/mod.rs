@@ -340,3 +340,6 @@ where
 {
     service.ready().await.unwrap().call(request).await.unwrap()
 }
+
+mod recording;
+pub use recording::*;
