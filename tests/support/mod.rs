@@ -342,4 +342,5 @@ where
 }
 
 mod recording;
+#[allow(unused_imports)] // not every test binary records
 pub use recording::*;
