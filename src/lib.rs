@@ -57,6 +57,7 @@
 
 #[cfg(feature = "axum")]
 mod axum;
+pub mod client;
 mod config;
 mod credentials;
 mod error;
@@ -66,6 +67,7 @@ mod keys;
 mod server;
 mod token;
 
+pub use client::{JwtClient, JwtClientLayer};
 pub use config::JwtLoginBuilder;
 pub use credentials::Password;
 pub use error::{BuildError, Rejection};

@@ -340,3 +340,7 @@ where
 {
     service.ready().await.unwrap().call(request).await.unwrap()
 }
+
+mod recording;
+#[allow(unused_imports)] // not every test binary records
+pub use recording::*;
