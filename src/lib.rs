@@ -57,6 +57,8 @@
 
 #[cfg(feature = "axum")]
 mod axum;
+#[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub mod client;
 mod config;
 mod credentials;
@@ -67,6 +69,7 @@ mod keys;
 mod server;
 mod token;
 
+#[cfg(feature = "client")]
 pub use client::{JwtClient, JwtClientLayer};
 pub use config::JwtLoginBuilder;
 pub use credentials::Password;
