@@ -344,3 +344,127 @@ where
 mod recording;
 #[allow(unused_imports)] // not every test binary records
 pub use recording::*;
+
+// ---- Attack fixtures (issue 4) ----
+
+/// An RSA private key (PKCS#1 DER, base64) that belongs to the attacker, not to the server: it
+/// exists only to make RS256 tokens the layer must refuse. Generated for these tests.
+pub const ATTACKER_RSA_PKCS1_DER_B64: &str = include_str!("attacker_rsa_pkcs1_der.b64");
+
+/// The modulus `n` of [`ATTACKER_RSA_PKCS1_DER_B64`], base64url, for embedded `jwk` headers.
+pub const ATTACKER_RSA_MODULUS_B64URL: &str = include_str!("attacker_rsa_modulus.b64url");
+
+/// A token signed RS256 with the attacker's key, through a standard JWT library.
+pub fn attacker_rs256(header: jsonwebtoken::Header, claims: &serde_json::Value) -> String {
+    use base64::engine::general_purpose::STANDARD;
+    let der = STANDARD.decode(ATTACKER_RSA_PKCS1_DER_B64.trim()).unwrap();
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &jsonwebtoken::EncodingKey::from_rsa_der(&der),
+    )
+    .unwrap()
+}
+
+/// The HMAC tag of `input` under `key` for `alg` (`HS256`, `HS384` or `HS512`).
+pub fn hmac_tag(alg: &str, key: &[u8], input: &[u8]) -> Vec<u8> {
+    macro_rules! tag {
+        ($digest:ty) => {{
+            let mut mac = hmac::Hmac::<$digest>::new_from_slice(key).unwrap();
+            mac.update(input);
+            mac.finalize().into_bytes().to_vec()
+        }};
+    }
+    match alg {
+        "HS256" => tag!(sha2::Sha256),
+        "HS384" => tag!(sha2::Sha384),
+        "HS512" => tag!(sha2::Sha512),
+        other => panic!("no HMAC for {other}"),
+    }
+}
+
+/// A token with the given raw header and payload JSON and `signature` bytes as its third part.
+pub fn assemble(header: &str, payload: &str, signature: &[u8]) -> String {
+    format!(
+        "{}.{}.{}",
+        b64(header.as_bytes()),
+        b64(payload.as_bytes()),
+        b64(signature)
+    )
+}
+
+/// Signs the already encoded `header_b64.payload_b64` with HS256 under `key`.
+pub fn sign_encoded(signing_input: &str, key: &[u8]) -> String {
+    format!(
+        "{signing_input}.{}",
+        b64(&hs256(key, signing_input.as_bytes()))
+    )
+}
+
+/// Sets the unused low bits of the last character of a base64url segment (without padding),
+/// which a lenient decoder ignores: the same bytes, a different string. `None` when the
+/// segment's length leaves no unused bits.
+pub fn set_unused_bits(segment: &str) -> Option<String> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let unused_mask = match segment.len() % 4 {
+        2 => 0b1111,
+        3 => 0b0011,
+        _ => return None,
+    };
+    let last = *segment.as_bytes().last()?;
+    let value = ALPHABET.iter().position(|&c| c == last)? as u8;
+    let mut out = segment[..segment.len() - 1].to_owned();
+    out.push(ALPHABET[usize::from(value | unused_mask)] as char);
+    Some(out)
+}
+
+/// Checks that the server still serves a genuine token after whatever came before.
+pub async fn assert_still_serving(addr: SocketAddr) {
+    let reply = get(addr, "/api/v3/ping", Some(&forge_claims(&claims("access")))).await;
+    assert_eq!(
+        reply.status,
+        200,
+        "the server stopped serving: {}",
+        reply.text()
+    );
+    assert_eq!(reply.inner_sub().as_deref(), Some(USER));
+}
+
+/// Sends `request` while reading the answer at the same time, and tolerates the server closing
+/// or resetting the connection before everything was written (as it should for an oversized
+/// request). Returns the reply and how long it took, or `None` if the connection ended without
+/// one.
+pub async fn send_oversized(
+    addr: SocketAddr,
+    request: Vec<u8>,
+) -> (Option<Reply>, std::time::Duration) {
+    let start = std::time::Instant::now();
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let write = tokio::spawn(async move {
+        // Errors are expected once the server has answered and closed.
+        for chunk in request.chunks(16 * 1024) {
+            if writer.write_all(chunk).await.is_err() {
+                return;
+            }
+        }
+        let _ = writer.flush().await;
+    });
+    let raw = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            match reader.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => raw.extend_from_slice(&buf[..n]),
+            }
+        }
+        raw
+    })
+    .await
+    .expect("the server answers promptly");
+    let elapsed = start.elapsed();
+    write.abort();
+    let reply = (!raw.is_empty()).then(|| parse_reply(&raw));
+    (reply, elapsed)
+}
