@@ -6,3 +6,7 @@ cd "$(dirname "$0")/.."
 
 cargo test --all-features --all-targets
 cargo test --all-features --doc
+
+# The security fuzz properties (tests/fuzz.rs), each for a bounded minute, in release so that a
+# minute covers many cases. `cargo test` above already ran them briefly (FUZZ_SECONDS defaults to 5).
+FUZZ_SECONDS=60 cargo test --release --all-features --test fuzz
