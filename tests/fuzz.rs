@@ -98,7 +98,7 @@ fn fuzz<S>(
     };
     loop {
         let mut runner = TestRunner::new_with_rng(config.clone(), seeds.new_rng());
-        if let Err(failure) = runner.run(&strategy, &counted) {
+        if let Err(failure) = runner.run(&strategy, counted) {
             panic!("{name}: {failure}");
         }
         if Instant::now() >= deadline {

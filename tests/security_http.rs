@@ -348,11 +348,9 @@ async fn oversized_login_bodies_are_refused_promptly_with_413() {
         reply.assert_error(413);
 
         // 1 MiB chunked, with no length announced: cut off at the body limit.
-        let mut chunked = format!(
-            "POST /api/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
-             Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-        )
-        .into_bytes();
+        let mut chunked = b"POST /api/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+            Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            .to_vec();
         for chunk in body.chunks(8192) {
             chunked.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
             chunked.extend_from_slice(chunk);

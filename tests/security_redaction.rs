@@ -154,6 +154,28 @@ fn build_errors_print_no_secret_or_password() {
     }
 }
 
+#[cfg(feature = "client")]
+#[test]
+fn client_configuration_and_tokens_print_no_password_or_token() {
+    use tower_jwt_login::client::{JwtClient, Tokens};
+    capture();
+    let access = forge_claims(&claims("access"));
+    let refresh = forge_claims(&claims("refresh"));
+    let builder = JwtClient::builder(http::Uri::from_static("http://127.0.0.1:8080"))
+        .credentials(USER, PASSWORD_MARKER)
+        .tokens(Tokens::new(access.clone(), refresh.clone()));
+    let tokens = Tokens::new(access.clone(), refresh.clone());
+    let signatures = [
+        access.rsplit('.').next().unwrap(),
+        refresh.rsplit('.').next().unwrap(),
+    ];
+    assert_clean(
+        "client builder and tokens Debug",
+        &format!("{builder:?} {builder:#?} {tokens:?} {tokens:#?}"),
+        &signatures,
+    );
+}
+
 #[tokio::test]
 async fn request_time_types_print_no_token() {
     capture();
