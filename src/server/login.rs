@@ -78,15 +78,26 @@ where
     let Some(credentials) = parse_body(body) else {
         return bad(StatusCode::BAD_REQUEST, Rejection::MalformedBody);
     };
+    let throttle_keys = match shared.admit(&parts, &credentials.username).await {
+        Ok(keys) => keys,
+        Err(response) => return response,
+    };
     let valid =
         check_credentials(&shared, credentials.username.clone(), credentials.password).await;
     if !valid {
         return failed(Rejection::InvalidCredentials);
     }
+    if let Err(response) = shared.forgive(throttle_keys).await {
+        return response;
+    }
+    let refresh_token = match shared.login_refresh_token(&credentials.username).await {
+        Ok(token) => token,
+        Err(response) => return response,
+    };
     tracing::info!(username = %credentials.username, "login succeeded");
     response::tokens(&LoginResponse {
         access_token: shared.issue(&credentials.username, TokenUse::Access),
-        refresh_token: shared.issue(&credentials.username, TokenUse::Refresh),
+        refresh_token,
     })
 }
 
