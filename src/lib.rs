@@ -81,6 +81,8 @@ pub use error::{BuildError, Rejection};
 pub use idp::Tenant;
 pub use server::{JwtLogin, JwtLoginLayer, PeerAddr, ResponseBody, ResponseFuture};
 pub use store::{MemoryStore, Store};
+#[cfg(feature = "redis")]
+pub use store::{RedisStore, RedisStoreBuilder};
 pub use throttle::{ClientKey, LoginThrottle};
 pub use token::{Claims, TokenUse};
 

@@ -100,7 +100,9 @@ impl MemoryStore {
                 .counters
                 .get(key)
                 .filter(|c| c.expires_ms > now_ms)
-                .map_or(0, |c| c.last_ms + limits.lockout_ms(c.count, limit) - now_ms)
+                .map_or(0, |c| {
+                    c.last_ms + limits.lockout_ms(c.count, limit) - now_ms
+                })
         };
         let retry_after_ms = wait(&keys.pair, limits.pair).max(wait(&keys.client, limits.client));
         if retry_after_ms > 0 {
@@ -389,7 +391,14 @@ mod tests {
         store.attempt_now(&keys(3, 103), LIMITS, 2);
         let tables = store.tables();
         assert_eq!(tables.counters.len(), 4);
-        for (key, kept) in [(1, false), (101, false), (2, true), (102, true), (3, true), (103, true)] {
+        for (key, kept) in [
+            (1, false),
+            (101, false),
+            (2, true),
+            (102, true),
+            (3, true),
+            (103, true),
+        ] {
             assert_eq!(tables.counters.contains_key(&[key; 32]), kept, "{key}");
         }
     }

@@ -11,6 +11,8 @@
 //! never waits on the network.
 
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -20,6 +22,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 pub use memory::MemoryStore;
+#[cfg(feature = "redis")]
+pub use redis::{RedisStore, RedisStoreBuilder};
 
 /// The future of a store operation: boxed, since it only runs on the (rare) login, refresh and
 /// logout routes.
@@ -161,6 +165,12 @@ impl From<MemoryStore> for Store {
     }
 }
 
+#[cfg(feature = "redis")]
+impl From<RedisStore> for Store {
+    fn from(store: RedisStore) -> Self {
+        Self(Arc::new(store))
+    }
+}
 
 /// The set of revoked access tokens, held in the process and read by every protected request.
 ///
