@@ -404,103 +404,6 @@ async fn default_tokens_keep_exactly_datarhei_claims_with_rotation_on() {
     }
 }
 
-/// Sequential protected requests: their latencies in microseconds.
-async fn protected_latencies(server: &Server, access: &str, count: usize) -> Vec<u128> {
-    let mut latencies = Vec::with_capacity(count);
-    for _ in 0..count {
-        let start = Instant::now();
-        let reply = get(server.addr, "/api/v3/ping", Some(access)).await;
-        latencies.push(start.elapsed().as_micros());
-        assert_eq!(reply.status, 200);
-    }
-    latencies
-}
-
-fn p99(mut latencies: Vec<u128>) -> u128 {
-    latencies.sort_unstable();
-    latencies[latencies.len() * 99 / 100]
-}
-
-/// A flood of wrong passwords for the test user from four addresses, each client sending a
-/// login every couple of milliseconds, until stopped; answers how many it sent. The flood runs
-/// on a thread and runtime of its own, as it would on other machines: the test measures the
-/// server, not its own client queueing behind the flood's.
-fn flood(
-    server: &Server,
-    stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> std::thread::JoinHandle<u32> {
-    let (addr, stop) = (server.addr, stop.clone());
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let clients = (0..4u8).map(|n| {
-                let stop = stop.clone();
-                async move {
-                    let mut sent = 0u32;
-                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                        let request = login_request(USER, "wrong", &[]);
-                        let reply = send_raw_from(ip(20 + n), addr, &request).await;
-                        assert!(matches!(reply.status, 401 | 429), "{}", reply.status);
-                        sent += 1;
-                        tokio::time::sleep(Duration::from_millis(2)).await;
-                    }
-                    sent
-                }
-            });
-            let mut sent = 0;
-            for client in clients.map(tokio::spawn).collect::<Vec<_>>() {
-                sent += client.await.unwrap();
-            }
-            sent
-        })
-    })
-}
-
-/// A login flood must not slow protected routes: they never touch the store. Shown with the
-/// Redis store when it is built in (the case where a protected request could have waited on
-/// the network), else with the memory store.
-///
-/// Quiet and flooded phases alternate, so that whatever else the (shared) machine does falls
-/// on both alike; and the whole comparison gets three tries, for the same reason.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_login_flood_leaves_protected_latency_within_twice_its_normal_p99() {
-    #[cfg(feature = "redis")]
-    let fixture = Fixture::new(Kind::Redis);
-    #[cfg(not(feature = "redis"))]
-    let fixture = Fixture::new(Kind::Memory);
-    let server = fixture.server(builder()).await;
-    let (access, _) = login(server.addr).await;
-    protected_latencies(&server, &access, 100).await; // warm-up
-
-    let mut ratios = Vec::new();
-    for _ in 0..3 {
-        let (mut quiet, mut flooded, mut sent) = (Vec::new(), Vec::new(), 0);
-        for _ in 0..8 {
-            quiet.extend(protected_latencies(&server, &access, 100).await);
-            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-            let flooding = flood(&server, &stop);
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            flooded.extend(protected_latencies(&server, &access, 100).await);
-            stop.store(true, std::sync::atomic::Ordering::Relaxed);
-            sent += flooding.join().unwrap();
-        }
-        assert!(sent > 200, "the flood sent only {sent} logins");
-        let (quiet, flooded) = (p99(quiet), p99(flooded));
-        let ratio = flooded as f64 / quiet as f64;
-        eprintln!(
-            "protected p99: quiet {quiet} µs, during a flood of {sent} logins {flooded} µs, ratio {ratio:.2}"
-        );
-        ratios.push(ratio);
-        if ratio <= 2.0 {
-            return;
-        }
-    }
-    panic!("protected p99 during a login flood exceeded twice the quiet p99: ratios {ratios:?}");
-}
-
 // ---------------------------------------------------------------------------------------------
 // Several replicas on one Redis, and Redis failing.
 // ---------------------------------------------------------------------------------------------
@@ -699,4 +602,49 @@ mod replicas {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// An identity provider login starts a refresh-token family like a password login does.
+#[cfg(feature = "jwks")]
+#[tokio::test]
+async fn an_identity_provider_login_starts_a_family_that_rotates() {
+    use support::jwks::{JwksServer, TestKey};
+    let key = TestKey::ec("ec-1");
+    let idp = JwksServer::start(&[&key]).await;
+    let subject = "auth0|rotating";
+    let tenant = tower_jwt_login::Tenant::new(idp.issuer())
+        .audience("https://core.example.com/api")
+        .allow_subject(subject)
+        .allow_insecure_loopback(true);
+    let layer = builder()
+        .tenant(tenant)
+        .refresh_token_rotation(true)
+        .build()
+        .unwrap();
+    let server = spawn(Stack::Hyper, layer).await;
+    idp.wait_for_fetches(1).await;
+    let now = now();
+    let token = key.sign(&serde_json::json!({
+        "iss": idp.issuer(), "sub": subject, "aud": "https://core.example.com/api",
+        "iat": now, "exp": now + 600,
+    }));
+    let auth = format!("Bearer {token}");
+    let reply = send_raw(
+        server.addr,
+        &raw_request(
+            "POST",
+            "/api/login",
+            &[("Authorization", auth.as_bytes())],
+            b"",
+        ),
+    )
+    .await;
+    let (_, first) = tokens(&reply);
+    let (_, second) = tokens(&get(server.addr, "/api/login/refresh", Some(&first)).await);
+    get(server.addr, "/api/login/refresh", Some(&first))
+        .await
+        .assert_unauthorized();
+    get(server.addr, "/api/login/refresh", Some(&second))
+        .await
+        .assert_unauthorized();
 }

@@ -113,10 +113,15 @@ async fn external_login(shared: &Shared, headers: &HeaderMap) -> OwnResponse {
         };
         match shared.idp.login(token).await {
             Ok(subject) => {
+                // With rotation on, the refresh token starts a family in the store.
+                let refresh_token = match shared.login_refresh_token(&subject).await {
+                    Ok(token) => token,
+                    Err(response) => return response,
+                };
                 tracing::info!(%subject, "login with an identity provider token succeeded");
                 response::tokens(&LoginResponse {
                     access_token: shared.issue(&subject, TokenUse::Access),
-                    refresh_token: shared.issue(&subject, TokenUse::Refresh),
+                    refresh_token,
                 })
             }
             Err(IdpError::Rejected(rejection)) => shared.unauthorized(rejection),
