@@ -10,6 +10,8 @@ use crate::credentials::{LocalUsers, Password};
 use crate::error::BuildError;
 use crate::keys::HmacKey;
 use crate::server::{JwtLoginLayer, Routes, Shared};
+use crate::store::{MemoryStore, Store};
+use crate::throttle::LoginThrottle;
 use crate::token::{TokenIssuer, TokenVerifier};
 
 /// The longest token lifetime accepted: ten years.
@@ -41,12 +43,16 @@ pub struct JwtLoginBuilder {
     leeway: Duration,
     login_path: String,
     refresh_path: String,
+    logout_path: String,
     protected: Vec<String>,
     optional: Vec<String>,
     body_limit: usize,
     loopback_bypass: bool,
     #[cfg(feature = "jwks")]
     idp: crate::idp::IdpSettings,
+    store: Option<Store>,
+    throttle: LoginThrottle,
+    rotation: bool,
 }
 
 impl Default for JwtLoginBuilder {
@@ -60,12 +66,16 @@ impl Default for JwtLoginBuilder {
             leeway: Duration::ZERO,
             login_path: "/api/login".to_owned(),
             refresh_path: "/api/login/refresh".to_owned(),
+            logout_path: "/api/logout".to_owned(),
             protected: vec!["/api/v3".to_owned()],
             optional: Vec::new(),
             body_limit: 16 * 1024,
             loopback_bypass: false,
             #[cfg(feature = "jwks")]
             idp: crate::idp::IdpSettings::default(),
+            store: None,
+            throttle: LoginThrottle::new(),
+            rotation: false,
         }
     }
 }
@@ -121,6 +131,47 @@ impl JwtLoginBuilder {
     /// The path that answers `GET` refreshes. Default is `/api/login/refresh`.
     pub fn refresh_path(mut self, path: impl Into<String>) -> Self {
         self.refresh_path = path.into();
+        self
+    }
+
+    /// The path that answers `POST` logouts. Default is `/api/logout`.
+    ///
+    /// Presented with a refresh token as bearer, a logout revokes that token and every token
+    /// rotated from it (its family); with an access token, it revokes that access token on every
+    /// protected route until it expires. Either answers `204 No Content`.
+    pub fn logout_path(mut self, path: impl Into<String>) -> Self {
+        self.logout_path = path.into();
+        self
+    }
+
+    /// Where throttling counters, refresh-token families and revocations are kept. Default is a
+    /// [`MemoryStore`], right for a single instance; several replicas share a `RedisStore`
+    /// (feature `redis`): see "Several replicas" in the README.
+    pub fn store(mut self, store: impl Into<Store>) -> Self {
+        self.store = Some(store.into());
+        self
+    }
+
+    /// How failed logins are throttled; see [`LoginThrottle`]. Default is
+    /// [`LoginThrottle::new`]: 5 failures per username and client, 50 per client, in 15
+    /// minutes, then `429` with `Retry-After` growing from 1 second to 15 minutes.
+    pub fn login_throttle(mut self, throttle: LoginThrottle) -> Self {
+        self.throttle = throttle;
+        self
+    }
+
+    /// Refresh-token rotation: each refresh spends the presented refresh token and answers
+    /// `{"access_token", "refresh_token"}` with a new one. Presenting a spent refresh token
+    /// again is taken as theft: every refresh token of that login is revoked, and the answer is
+    /// `401`. Default is `false`, so that clients that ignore a new refresh token (datarhei
+    /// Core's Go client does) keep working.
+    ///
+    /// Recommended whenever the clients keep the refresh token they are given: a stolen refresh
+    /// token then works only until its owner, or the thief, uses it twice. Two concurrent
+    /// refreshes with the same token count as reuse. Enabling it makes refresh tokens issued
+    /// before unusable (the store has no record of them); the next login fixes that.
+    pub const fn refresh_token_rotation(mut self, enabled: bool) -> Self {
+        self.rotation = enabled;
         self
     }
 
@@ -230,10 +281,15 @@ impl JwtLoginBuilder {
         let routes = Routes::new(
             self.login_path,
             self.refresh_path,
+            self.logout_path,
             self.protected,
             self.optional,
         )?;
         let users = LocalUsers::new(self.users)?;
+        let throttle = self.throttle.build()?;
+        let store = self
+            .store
+            .unwrap_or_else(|| Store::from(MemoryStore::new()));
         let key = match self.secret {
             Some(secret) => HmacKey::new(&secret)?,
             None => {
@@ -259,6 +315,10 @@ impl JwtLoginBuilder {
             www_authenticate_invalid: realm.1,
             #[cfg(feature = "jwks")]
             idp,
+            store,
+            throttle,
+            rotation: self.rotation,
+            leeway,
         }))
     }
 }
@@ -275,10 +335,14 @@ impl fmt::Debug for JwtLoginBuilder {
             .field("leeway", &self.leeway)
             .field("login_path", &self.login_path)
             .field("refresh_path", &self.refresh_path)
+            .field("logout_path", &self.logout_path)
             .field("protected", &self.protected)
             .field("optional", &self.optional)
             .field("body_limit", &self.body_limit)
-            .field("loopback_bypass", &self.loopback_bypass);
+            .field("loopback_bypass", &self.loopback_bypass)
+            .field("store", &self.store)
+            .field("throttle", &self.throttle)
+            .field("rotation", &self.rotation);
         #[cfg(feature = "jwks")]
         debug.field("idp", &self.idp);
         debug.finish()

@@ -69,6 +69,16 @@ pub enum BuildError {
     /// `jwks-rustls` feature.
     #[cfg(feature = "jwks")]
     NoJwksClient,
+    /// The login throttle settings are impossible.
+    InvalidThrottle {
+        /// What is wrong with them.
+        reason: &'static str,
+    },
+    /// The Redis store could not be set up (feature `redis`).
+    InvalidRedis {
+        /// What is wrong: an invalid URL, or no Tokio runtime to run in.
+        reason: String,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -110,6 +120,8 @@ impl fmt::Display for BuildError {
             Self::NoJwksClient => f.write_str(
                 "identity provider tenants need an HTTP client: set jwks_client or enable the jwks-rustls feature",
             ),
+            Self::InvalidThrottle { reason } => write!(f, "invalid login throttle: {reason}"),
+            Self::InvalidRedis { reason } => write!(f, "invalid Redis store: {reason}"),
         }
     }
 }
@@ -161,6 +173,17 @@ pub enum Rejection {
     MethodNotAllowed,
     /// The token names an identity provider whose keys could not be fetched yet (`503`).
     IdentityProviderUnavailable,
+    /// Too many failed logins from this client, or for this username from this client: the
+    /// login is refused (`429`) without looking at the password.
+    TooManyAttempts,
+    /// The token has been revoked (logout, or its refresh-token family was revoked).
+    Revoked,
+    /// A refresh token that had already been rotated was presented again: its whole family is
+    /// now revoked.
+    RefreshTokenReused,
+    /// The store could not answer in time (Redis unreachable or slow, or the in-memory store
+    /// full): the route answers `503` rather than skipping the check.
+    StoreUnavailable,
 }
 
 impl Rejection {
@@ -187,6 +210,10 @@ impl Rejection {
             Self::BodyTooLarge => "body_too_large",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::IdentityProviderUnavailable => "identity_provider_unavailable",
+            Self::TooManyAttempts => "too_many_attempts",
+            Self::Revoked => "revoked",
+            Self::RefreshTokenReused => "refresh_token_reused",
+            Self::StoreUnavailable => "store_unavailable",
         }
     }
 
@@ -219,6 +246,12 @@ impl Rejection {
             Self::IdentityProviderUnavailable => {
                 "the identity provider's keys are not available yet; retry later"
             }
+            Self::TooManyAttempts => "too many failed logins; retry later",
+            Self::Revoked => "the token has been revoked",
+            Self::RefreshTokenReused => {
+                "the refresh token was already used; every token of its login is revoked"
+            }
+            Self::StoreUnavailable => "the token store is unavailable; retry later",
         }
     }
 
@@ -234,6 +267,8 @@ impl Rejection {
                 | Self::BodyTooLarge
                 | Self::MethodNotAllowed
                 | Self::IdentityProviderUnavailable
+                | Self::TooManyAttempts
+                | Self::StoreUnavailable
         )
     }
 }

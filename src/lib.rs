@@ -67,6 +67,8 @@ mod error;
 mod idp;
 mod keys;
 mod server;
+mod store;
+mod throttle;
 mod token;
 
 #[cfg(feature = "client")]
@@ -78,6 +80,10 @@ pub use error::{BuildError, Rejection};
 #[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
 pub use idp::Tenant;
 pub use server::{JwtLogin, JwtLoginLayer, PeerAddr, ResponseBody, ResponseFuture};
+pub use store::{MemoryStore, Store};
+#[cfg(feature = "redis")]
+pub use store::{RedisStore, RedisStoreBuilder};
+pub use throttle::{ClientKey, LoginThrottle};
 pub use token::{Claims, TokenUse};
 
 /// The README's code blocks, compiled as doctests so that the README cannot drift from the API.

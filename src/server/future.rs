@@ -10,8 +10,9 @@ use pin_project_lite::pin_project;
 use super::ResponseBody;
 use super::response::OwnResponse;
 
-/// Work the layer does itself (reading a login body, checking a password): boxed, because it is
-/// rare and its future's type is unnameable; never on the pass-through or protected path.
+/// Work the layer does itself (reading a login body, checking a password, asking the store):
+/// boxed, because it is rare and its future's type is unnameable; never on the pass-through or
+/// protected path.
 pub(crate) type OwnFuture = Pin<Box<dyn Future<Output = OwnResponse> + Send>>;
 
 pin_project! {
@@ -28,9 +29,9 @@ pin_project! {
     enum State<F> {
         // The inner service's future, for pass-through and authenticated requests.
         Inner { #[pin] future: F },
-        // An answer already made: a rejection or a refreshed token.
+        // An answer already made: a rejection.
         Ready { response: Option<OwnResponse> },
-        // An answer still being worked out: a login.
+        // An answer still being worked out: a login, refresh or logout.
         Own { future: OwnFuture },
     }
 }

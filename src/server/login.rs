@@ -78,15 +78,26 @@ where
     let Some(credentials) = parse_body(body) else {
         return bad(StatusCode::BAD_REQUEST, Rejection::MalformedBody);
     };
+    let throttle_keys = match shared.admit(&parts, &credentials.username).await {
+        Ok(keys) => keys,
+        Err(response) => return response,
+    };
     let valid =
         check_credentials(&shared, credentials.username.clone(), credentials.password).await;
     if !valid {
         return failed(Rejection::InvalidCredentials);
     }
+    if let Err(response) = shared.forgive(throttle_keys).await {
+        return response;
+    }
+    let refresh_token = match shared.login_refresh_token(&credentials.username).await {
+        Ok(token) => token,
+        Err(response) => return response,
+    };
     tracing::info!(username = %credentials.username, "login succeeded");
     response::tokens(&LoginResponse {
         access_token: shared.issue(&credentials.username, TokenUse::Access),
-        refresh_token: shared.issue(&credentials.username, TokenUse::Refresh),
+        refresh_token,
     })
 }
 
@@ -102,10 +113,15 @@ async fn external_login(shared: &Shared, headers: &HeaderMap) -> OwnResponse {
         };
         match shared.idp.login(token).await {
             Ok(subject) => {
+                // With rotation on, the refresh token starts a family in the store.
+                let refresh_token = match shared.login_refresh_token(&subject).await {
+                    Ok(token) => token,
+                    Err(response) => return response,
+                };
                 tracing::info!(%subject, "login with an identity provider token succeeded");
                 response::tokens(&LoginResponse {
                     access_token: shared.issue(&subject, TokenUse::Access),
-                    refresh_token: shared.issue(&subject, TokenUse::Refresh),
+                    refresh_token,
                 })
             }
             Err(IdpError::Rejected(rejection)) => shared.unauthorized(rejection),

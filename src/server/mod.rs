@@ -5,10 +5,12 @@ mod body;
 mod future;
 mod layer;
 mod login;
+mod logout;
 mod refresh;
 pub(crate) mod response;
 mod routes;
 mod service;
+mod session;
 mod shared;
 
 use std::net::SocketAddr;
@@ -18,7 +20,7 @@ pub use future::ResponseFuture;
 pub use layer::JwtLoginLayer;
 pub(crate) use routes::Routes;
 pub use service::JwtLogin;
-pub(crate) use shared::Shared;
+pub(crate) use shared::{Shared, peer_addr_in};
 
 /// The address of the connection's peer, for the loopback bypass.
 ///

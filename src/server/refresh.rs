@@ -1,6 +1,10 @@
-//! `GET /api/login/refresh`: a refresh token in, a new access token out.
+//! `GET /api/login/refresh`: a refresh token in, a new access token out (and, with rotation, a
+//! new refresh token in place of the spent one).
 
-use http::{Method, Request};
+use std::sync::Arc;
+
+use http::Method;
+use http::request::Parts;
 use serde::Serialize;
 
 use super::Shared;
@@ -10,19 +14,32 @@ use crate::token::TokenUse;
 #[derive(Serialize)]
 struct RefreshResponse {
     access_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
 }
 
-pub(crate) fn refresh<B>(shared: &Shared, request: &Request<B>) -> OwnResponse {
-    if request.method() != Method::GET {
+pub(crate) async fn refresh(shared: Arc<Shared>, request: Parts) -> OwnResponse {
+    if request.method != Method::GET {
         return response::method_not_allowed(Method::GET);
     }
-    match shared.authenticate(request.headers(), TokenUse::Refresh) {
-        Ok(claims) => {
-            tracing::debug!(username = %claims.sub, "access token refreshed");
-            response::tokens(&RefreshResponse {
-                access_token: shared.issue(&claims.sub, TokenUse::Access),
-            })
+    let claims = match shared.authenticate(&request.headers, TokenUse::Refresh) {
+        Ok(claims) => claims,
+        Err(rejection) => return shared.unauthorized(rejection),
+    };
+    let refresh_token = if shared.rotation {
+        match shared.rotate(&claims).await {
+            Ok(token) => Some(token),
+            Err(response) => return response,
         }
-        Err(rejection) => shared.unauthorized(rejection),
-    }
+    } else {
+        if let Err(response) = shared.check_family(&claims).await {
+            return response;
+        }
+        None
+    };
+    tracing::debug!(username = %claims.sub, "access token refreshed");
+    response::tokens(&RefreshResponse {
+        access_token: shared.issue(&claims.sub, TokenUse::Access),
+        refresh_token,
+    })
 }

@@ -59,6 +59,25 @@ pub(crate) fn unauthorized(rejection: Rejection, challenge: &HeaderValue) -> Own
     response
 }
 
+/// A `429` or `503` with `Retry-After` in whole seconds (at least 1).
+pub(crate) fn retry_later(status: StatusCode, rejection: Rejection, seconds: u64) -> OwnResponse {
+    let mut response = error(status, rejection);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+    response
+}
+
+/// A `204` without a body.
+pub(crate) fn no_content() -> OwnResponse {
+    let mut response = Response::new(Bytes::new());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, NO_STORE);
+    response
+}
+
 /// A `405` with the one method the route allows.
 pub(crate) fn method_not_allowed(allow: http::Method) -> OwnResponse {
     let mut response = error(StatusCode::METHOD_NOT_ALLOWED, Rejection::MethodNotAllowed);

@@ -22,6 +22,8 @@ pub(crate) enum Route {
     Login,
     /// The refresh route, answered by the layer.
     Refresh,
+    /// The logout route, answered by the layer.
+    Logout,
 }
 
 /// The configured paths.
@@ -29,6 +31,7 @@ pub(crate) enum Route {
 pub(crate) struct Routes {
     login: Box<str>,
     refresh: Box<str>,
+    logout: Box<str>,
     protected: Box<[Box<str>]>,
     optional: Box<[Box<str>]>,
 }
@@ -37,10 +40,11 @@ impl Routes {
     pub(crate) fn new(
         login: String,
         refresh: String,
+        logout: String,
         protected: Vec<String>,
         optional: Vec<String>,
     ) -> Result<Self, BuildError> {
-        for path in [&login, &refresh]
+        for path in [&login, &refresh, &logout]
             .into_iter()
             .chain(&protected)
             .chain(&optional)
@@ -50,6 +54,7 @@ impl Routes {
         Ok(Self {
             login: login.into(),
             refresh: refresh.into(),
+            logout: logout.into(),
             protected: protected.into_iter().map(Into::into).collect(),
             optional: optional.into_iter().map(Into::into).collect(),
         })
@@ -62,6 +67,9 @@ impl Routes {
         }
         if path == &*self.refresh {
             return Route::Refresh;
+        }
+        if path == &*self.logout {
+            return Route::Logout;
         }
         let normalized = normalize(path);
         if self
@@ -191,6 +199,7 @@ mod tests {
         Routes::new(
             "/api/login".into(),
             "/api/login/refresh".into(),
+            "/api/logout".into(),
             vec!["/api/v3".into()],
             vec!["/api".into()],
         )
@@ -227,6 +236,7 @@ mod tests {
         let routes = routes();
         assert_eq!(routes.classify("/api/login"), Route::Login);
         assert_eq!(routes.classify("/api/login/refresh"), Route::Refresh);
+        assert_eq!(routes.classify("/api/logout"), Route::Logout);
         assert_eq!(routes.classify("/api"), Route::Optional);
         for path in [
             "/",

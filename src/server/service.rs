@@ -6,7 +6,7 @@ use http::{Request, Response};
 use tower_service::Service;
 
 use super::routes::Route;
-use super::{ResponseBody, ResponseFuture, Shared, login, refresh};
+use super::{ResponseBody, ResponseFuture, Shared, login, logout, refresh};
 use crate::token::TokenUse;
 
 /// The middleware produced by [`JwtLoginLayer`](super::JwtLoginLayer).
@@ -97,7 +97,14 @@ where
             Route::Login => {
                 ResponseFuture::own(Box::pin(login::login(Arc::clone(&self.shared), request)))
             }
-            Route::Refresh => ResponseFuture::ready(refresh::refresh(shared, &request)),
+            Route::Refresh => ResponseFuture::own(Box::pin(refresh::refresh(
+                Arc::clone(&self.shared),
+                request.into_parts().0,
+            ))),
+            Route::Logout => ResponseFuture::own(Box::pin(logout::logout(
+                Arc::clone(&self.shared),
+                request.into_parts().0,
+            ))),
         }
     }
 }

@@ -7,6 +7,8 @@ use super::response::{self, OwnResponse};
 use super::routes::Routes;
 use crate::credentials::LocalUsers;
 use crate::error::Rejection;
+use crate::store::Store;
+use crate::throttle::Throttle;
 use crate::token::{self, Claims, TokenIssuer, TokenUse, TokenVerifier};
 
 /// The state every clone of the layer and its services shares, behind one `Arc`.
@@ -25,6 +27,14 @@ pub(crate) struct Shared {
     /// The identity provider tenants whose tokens log in, and whose subjects are known users.
     #[cfg(feature = "jwks")]
     pub(crate) idp: crate::idp::Idp,
+    /// Throttling counters, refresh-token families and revocations.
+    pub(crate) store: Store,
+    /// Login throttling; `None` when disabled.
+    pub(crate) throttle: Option<Throttle>,
+    /// Whether each refresh spends the refresh token and issues a new one.
+    pub(crate) rotation: bool,
+    /// The verifier's leeway, in seconds: a revocation lasts until `exp` plus this.
+    pub(crate) leeway: i64,
 }
 
 impl Shared {
@@ -39,6 +49,10 @@ impl Shared {
         let claims = self.verifier.verify(token, usefor, token::now())?;
         if !self.users.contains(&claims.sub) && !self.allows_external(&claims.sub) {
             return Err(Rejection::UnknownSubject);
+        }
+        // A local set: a protected request never waits on the store.
+        if usefor == TokenUse::Access && self.store.0.revoked_access().contains(&claims.jti) {
+            return Err(Rejection::Revoked);
         }
         Ok(claims)
     }
@@ -83,7 +97,11 @@ impl Shared {
 
 /// The address of the connection's peer, as the server put it into the request extensions.
 pub(crate) fn peer_addr<B>(request: &Request<B>) -> Option<SocketAddr> {
-    let extensions = request.extensions();
+    peer_addr_in(request.extensions())
+}
+
+/// The address of the connection's peer, from a request's extensions.
+pub(crate) fn peer_addr_in(extensions: &http::Extensions) -> Option<SocketAddr> {
     if let Some(super::PeerAddr(addr)) = extensions.get() {
         return Some(*addr);
     }

@@ -468,3 +468,128 @@ pub async fn send_oversized(
     let reply = (!raw.is_empty()).then(|| parse_reply(&raw));
     (reply, elapsed)
 }
+
+/// Sends raw bytes from a chosen local address (any 127.x.y.z works on Linux), so that the
+/// server sees a different peer.
+pub async fn send_raw_from(local: std::net::IpAddr, addr: SocketAddr, request: &[u8]) -> Reply {
+    let raw = tokio::time::timeout(Duration::from_secs(10), async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::new(local, 0)).unwrap();
+        let mut stream = socket.connect(addr).await.unwrap();
+        stream.write_all(request).await.unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.unwrap();
+        raw
+    })
+    .await
+    .expect("the server answers promptly");
+    parse_reply(&raw)
+}
+
+/// The raw bytes of `POST /api/login` with a JSON body and extra headers.
+pub fn login_request(username: &str, password: &str, extra: &[(&str, &[u8])]) -> Vec<u8> {
+    let body = serde_json::json!({ "username": username, "password": password }).to_string();
+    let mut headers: Vec<(&str, &[u8])> = vec![("Content-Type", b"application/json")];
+    headers.extend_from_slice(extra);
+    raw_request("POST", "/api/login", &headers, body.as_bytes())
+}
+
+/// `method path` with `Authorization: Bearer <token>`.
+pub async fn call_with(addr: SocketAddr, method: &str, path: &str, token: &str) -> Reply {
+    let auth = format!("Bearer {token}");
+    send_raw(
+        addr,
+        &raw_request(method, path, &[("Authorization", auth.as_bytes())], b""),
+    )
+    .await
+}
+
+/// A real `redis-server` on 127.0.0.1 and a free port, without persistence, killed on drop.
+///
+/// The tests that use it never skip: without `redis-server` they fail and say how to install
+/// it (`scripts/test.sh` does).
+pub struct RedisServer {
+    pub port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl RedisServer {
+    pub fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = Self { port, child: None };
+        server.restart();
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Starts (again) on the same port, and waits until it accepts connections.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start redis-server ({e}): these tests need a real Redis. \
+                     Install it with `apt-get install -y redis-server`, or run scripts/test.sh, \
+                     which does"
+                )
+            });
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                use std::io::{Read as _, Write as _};
+                let mut reply = [0u8; 7];
+                if stream.write_all(b"PING\r\n").is_ok()
+                    && stream.read_exact(&mut reply).is_ok()
+                    && &reply == b"+PONG\r\n"
+                {
+                    return;
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not come up"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the server (as a crash would: no shutdown, data gone).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Sends one inline command and returns the first line of the reply.
+    pub fn command(&self, command: &str) -> String {
+        use std::io::{BufRead as _, Write as _};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream
+            .write_all(format!("{command}\r\n").as_bytes())
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(stream)
+            .read_line(&mut line)
+            .unwrap();
+        line
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
