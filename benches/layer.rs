@@ -18,7 +18,10 @@ fn layer_bench(c: &mut Criterion) {
     let mut bare = bare_service();
     let mut service = layer.layer(bare_service());
     assert_eq!(call(&mut service, get("/ping", None)).status(), 200);
-    assert_eq!(call(&mut service, get("/api/v3/ping", Some(&access))).status(), 200);
+    assert_eq!(
+        call(&mut service, get("/api/v3/ping", Some(&access))).status(),
+        200
+    );
     assert_eq!(call(&mut service, get("/api/v3/ping", None)).status(), 401);
 
     let mut group = c.benchmark_group("layer");

@@ -47,9 +47,12 @@ pub fn layer() -> JwtLoginLayer {
 pub type Body = Full<Bytes>;
 
 /// The bare inner service: answers every request at once, allocating nothing.
-pub fn bare_service()
--> impl Service<Request<Body>, Response = Response<Body>, Error = Infallible, Future = Ready<Result<Response<Body>, Infallible>>>
-+ Clone {
+pub fn bare_service() -> impl Service<
+    Request<Body>,
+    Response = Response<Body>,
+    Error = Infallible,
+    Future = Ready<Result<Response<Body>, Infallible>>,
+> + Clone {
     tower::service_fn(|_request: Request<Body>| {
         ready(Ok::<_, Infallible>(Response::new(Full::new(
             Bytes::from_static(b"pong"),

@@ -492,10 +492,7 @@ mod split_tests {
 
     #[test]
     fn split_accepts_exactly_two_dots_around_non_empty_header_and_payload() {
-        assert_eq!(
-            split(b"h.p.s"),
-            Some((&b"h"[..], &b"p"[..], &b"s"[..]))
-        );
+        assert_eq!(split(b"h.p.s"), Some((&b"h"[..], &b"p"[..], &b"s"[..])));
         assert_eq!(split(b"h.p."), Some((&b"h"[..], &b"p"[..], &b""[..])));
         for token in [
             &b""[..],
