@@ -6,13 +6,31 @@
 
 mod support;
 
+use std::collections::HashMap;
 use std::hint::black_box;
+use std::sync::RwLock;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use support::*;
-use tower_jwt_login::Rejection;
+use tower_jwt_login::{Claims, Rejection};
+
+/// A validated-token cache as issue 7 (point 5) describes one, prototyped here only to measure
+/// what a hit costs: keyed by the whole token, `exp` re-checked on every hit, safe under
+/// concurrency (one `RwLock`), the claims cloned out. The crate has no such cache; BENCHMARKS.md
+/// says why.
+struct CachePrototype {
+    map: RwLock<HashMap<Box<[u8]>, Claims>>,
+}
+
+impl CachePrototype {
+    fn hit(&self, token: &str) -> Option<Claims> {
+        let map = self.map.read().expect("not poisoned");
+        let claims = map.get(token.as_bytes())?;
+        (claims.exp > now()).then(|| claims.clone())
+    }
+}
 
 /// The claims `jsonwebtoken` deserialises into: the same ones our verifier reads.
 #[derive(Deserialize)]
@@ -87,6 +105,28 @@ fn validate(c: &mut Criterion) {
     });
     group.bench_function("reject_1mib_garbage", |b| {
         b.iter(|| layer.verify_access_token(black_box(&garbage)));
+    });
+    group.finish();
+
+    let cache = CachePrototype {
+        map: RwLock::new(HashMap::new()),
+    };
+    let claims = layer.verify_access_token(&access).expect("a valid token");
+    cache
+        .map
+        .write()
+        .expect("not poisoned")
+        .insert(access.as_bytes().into(), claims);
+    assert!(cache.hit(&access).is_some());
+    let mut group = c.benchmark_group("cache");
+    group.bench_function("hmac_floor", |b| {
+        b.iter(|| hmac_floor(&keyed, black_box(&input), black_box(&tag)));
+    });
+    group.bench_function("verify_access_token", |b| {
+        b.iter(|| layer.verify_access_token(black_box(&access)));
+    });
+    group.bench_function("prototype_hit", |b| {
+        b.iter(|| cache.hit(black_box(&access)));
     });
     group.finish();
 }
