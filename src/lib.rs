@@ -90,3 +90,21 @@ pub use token::{Claims, TokenUse};
 #[cfg(all(doctest, feature = "axum", feature = "jwks-rustls"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// Internals the crate's own benchmarks (`benches/`) measure directly. Not part of the API:
+/// hidden, unstable, and may change or disappear in any release.
+#[doc(hidden)]
+pub mod __bench {
+    use crate::{JwtLoginLayer, TokenUse};
+
+    /// Issues an access and a refresh token for `sub`, exactly as a successful login does once
+    /// the password has been checked.
+    #[must_use]
+    pub fn issue_pair(layer: &JwtLoginLayer, sub: &str) -> (String, String) {
+        let shared = layer.shared();
+        (
+            shared.issue(sub, TokenUse::Access),
+            shared.issue(sub, TokenUse::Refresh),
+        )
+    }
+}

@@ -31,14 +31,28 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Result<&[u8], Rejection> {
     let token = rest.trim_ascii();
     // token68 characters only: whatever else is there (a space inside, junk, non-ASCII bytes)
     // makes the header malformed rather than being silently dropped.
-    if token.is_empty()
-        || !token.iter().all(|&b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'+' | b'/' | b'=')
-        })
-    {
+    if token.is_empty() || !is_token68(token) {
         return Err(Rejection::MalformedAuthorization);
     }
     Ok(token)
+}
+
+/// Whether every byte is a token68 character (RFC 9110 §11.2).
+///
+/// Folded with `&` instead of stopping at the first bad byte: without the early exit the loop
+/// vectorises, where `all` took one seventh of a protected request (BENCHMARKS.md). The answer
+/// reveals nothing about where a bad byte is, and the header is bounded.
+fn is_token68(token: &[u8]) -> bool {
+    token.iter().fold(true, |ok, &b| {
+        ok & (b.is_ascii_alphanumeric()
+            | (b == b'-')
+            | (b == b'_')
+            | (b == b'.')
+            | (b == b'~')
+            | (b == b'+')
+            | (b == b'/')
+            | (b == b'='))
+    })
 }
 
 #[cfg(test)]

@@ -45,7 +45,11 @@ impl Shared {
         headers: &HeaderMap,
         usefor: TokenUse,
     ) -> Result<Claims, Rejection> {
-        let token = bearer(headers)?;
+        self.verify(bearer(headers)?, usefor)
+    }
+
+    /// Verifies `token` for `usefor` now, and checks that its subject is a configured user.
+    pub(crate) fn verify(&self, token: &[u8], usefor: TokenUse) -> Result<Claims, Rejection> {
         let claims = self.verifier.verify(token, usefor, token::now())?;
         if !self.users.contains(&claims.sub) && !self.allows_external(&claims.sub) {
             return Err(Rejection::UnknownSubject);

@@ -1,0 +1,76 @@
+//! One request through the layer as a `tower::Service`, without a network: against the bare
+//! inner service, and next to one validation on its own.
+//!
+//! Goals (ratios within one run): `protected_valid_token` ≤ 1.2× (`bare_inner_with_bearer` +
+//! `verify_access_token`); `pass_through` within noise of `bare_inner`. See BENCHMARKS.md.
+
+mod support;
+
+use std::hint::black_box;
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use support::*;
+use tower::Layer as _;
+
+fn layer_bench(c: &mut Criterion) {
+    let layer = layer();
+    let (access, _) = login(&layer);
+    let mut bare = bare_service();
+    let mut service = layer.layer(bare_service());
+    assert_eq!(call(&mut service, get("/ping", None)).status(), 200);
+    assert_eq!(
+        call(&mut service, get("/api/v3/ping", Some(&access))).status(),
+        200
+    );
+    assert_eq!(call(&mut service, get("/api/v3/ping", None)).status(), 401);
+
+    let mut group = c.benchmark_group("layer");
+    // Building the request is setup, outside the measurement, for every case alike.
+    group.bench_function("bare_inner", |b| {
+        b.iter_batched(
+            || get("/ping", None),
+            |request| call(&mut bare, request),
+            BatchSize::SmallInput,
+        );
+    });
+    // The same request as `protected_valid_token`, so that dropping its header costs alike.
+    group.bench_function("bare_inner_with_bearer", |b| {
+        b.iter_batched(
+            || get("/api/v3/ping", Some(&access)),
+            |request| call(&mut bare, request),
+            BatchSize::SmallInput,
+        );
+    });
+    group.bench_function("pass_through", |b| {
+        b.iter_batched(
+            || get("/ping", None),
+            |request| call(&mut service, request),
+            BatchSize::SmallInput,
+        );
+    });
+    group.bench_function("protected_valid_token", |b| {
+        b.iter_batched(
+            || get("/api/v3/ping", Some(&access)),
+            |request| call(&mut service, request),
+            BatchSize::SmallInput,
+        );
+    });
+    group.bench_function("protected_missing_token_401", |b| {
+        b.iter_batched(
+            || get("/api/v3/ping", None),
+            |request| call(&mut service, request),
+            BatchSize::SmallInput,
+        );
+    });
+    group.bench_function("verify_access_token", |b| {
+        b.iter(|| layer.verify_access_token(black_box(&access)));
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = criterion();
+    targets = layer_bench
+}
+criterion_main!(benches);

@@ -1,0 +1,139 @@
+//! Token validation: one genuine access token verified end to end, next to the HMAC floor and
+//! `jsonwebtoken::decode`, and the rejection paths.
+//!
+//! Goals (ratios within one run): `verify_access_token` ≤ 2.5× `hmac_floor` and ≤ 0.3×
+//! `jsonwebtoken_decode`. See BENCHMARKS.md.
+
+mod support;
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::RwLock;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use support::*;
+use tower_jwt_login::{Claims, Rejection};
+
+/// A validated-token cache as issue 7 (point 5) describes one, prototyped here only to measure
+/// what a hit costs: keyed by the whole token, `exp` re-checked on every hit, safe under
+/// concurrency (one `RwLock`), the claims cloned out. The crate has no such cache; BENCHMARKS.md
+/// says why.
+struct CachePrototype {
+    map: RwLock<HashMap<Box<[u8]>, Claims>>,
+}
+
+impl CachePrototype {
+    fn hit(&self, token: &str) -> Option<Claims> {
+        let map = self.map.read().expect("not poisoned");
+        let claims = map.get(token.as_bytes())?;
+        (claims.exp > now()).then(|| claims.clone())
+    }
+}
+
+/// The claims `jsonwebtoken` deserialises into: the same ones our verifier reads.
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct JwtClaims {
+    iss: String,
+    sub: String,
+    usefor: String,
+    iat: i64,
+    exp: i64,
+    exi: i64,
+    jti: String,
+}
+
+/// The closest `jsonwebtoken` gets to our rules: HS256 only, the issuer pinned, `exp`, `iat`,
+/// `iss` and `sub` required, no leeway, no audience.
+fn jsonwebtoken_validation() -> Validation {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_issuer(&[REALM]);
+    validation.set_required_spec_claims(&["exp", "iat", "iss", "sub"]);
+    validation.leeway = 0;
+    validation.validate_exp = true;
+    validation.validate_nbf = true;
+    validation.validate_aud = false;
+    validation
+}
+
+fn validate(c: &mut Criterion) {
+    let layer = layer();
+    let (access, refresh) = login(&layer);
+    let (input, tag) = signing_input_and_tag(&access);
+    let keyed = keyed_hmac();
+    assert!(hmac_floor(&keyed, &input, &tag));
+
+    let key = DecodingKey::from_secret(SECRET.as_bytes());
+    let validation = jsonwebtoken_validation();
+    let decoded = jsonwebtoken::decode::<JwtClaims>(&access, &key, &validation)
+        .expect("jsonwebtoken accepts our token");
+    assert_eq!(decoded.claims.usefor, "access");
+
+    let bad_signature = with_bad_signature(&access);
+    let now = now();
+    let expired = forge("access", now - 700, now - 100);
+    let garbage = garbage_mib();
+    for (token, rejection) in [
+        (&bad_signature, Rejection::BadSignature),
+        (&expired, Rejection::Expired),
+        (&refresh, Rejection::WrongTokenUse),
+        (&garbage, Rejection::TokenTooLong),
+    ] {
+        assert_eq!(layer.verify_access_token(token), Err(rejection));
+    }
+
+    let mut group = c.benchmark_group("validate");
+    group.bench_function("hmac_floor", |b| {
+        b.iter(|| hmac_floor(&keyed, black_box(&input), black_box(&tag)));
+    });
+    group.bench_function("verify_access_token", |b| {
+        b.iter(|| layer.verify_access_token(black_box(&access)));
+    });
+    group.bench_function("jsonwebtoken_decode", |b| {
+        b.iter(|| jsonwebtoken::decode::<JwtClaims>(black_box(&access), &key, &validation));
+    });
+    group.bench_function("reject_bad_signature", |b| {
+        b.iter(|| layer.verify_access_token(black_box(&bad_signature)));
+    });
+    group.bench_function("reject_expired", |b| {
+        b.iter(|| layer.verify_access_token(black_box(&expired)));
+    });
+    group.bench_function("reject_refresh_as_access", |b| {
+        b.iter(|| layer.verify_access_token(black_box(&refresh)));
+    });
+    group.bench_function("reject_1mib_garbage", |b| {
+        b.iter(|| layer.verify_access_token(black_box(&garbage)));
+    });
+    group.finish();
+
+    let cache = CachePrototype {
+        map: RwLock::new(HashMap::new()),
+    };
+    let claims = layer.verify_access_token(&access).expect("a valid token");
+    cache
+        .map
+        .write()
+        .expect("not poisoned")
+        .insert(access.as_bytes().into(), claims);
+    assert!(cache.hit(&access).is_some());
+    let mut group = c.benchmark_group("cache");
+    group.bench_function("hmac_floor", |b| {
+        b.iter(|| hmac_floor(&keyed, black_box(&input), black_box(&tag)));
+    });
+    group.bench_function("verify_access_token", |b| {
+        b.iter(|| layer.verify_access_token(black_box(&access)));
+    });
+    group.bench_function("prototype_hit", |b| {
+        b.iter(|| cache.hit(black_box(&access)));
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = criterion();
+    targets = validate
+}
+criterion_main!(benches);

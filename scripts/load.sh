@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Load harness (issue 7): the hyper example under wrk, the server pinned to one core and wrk to
+# another, a few seconds per scenario. Prints req/s, p50/p99 latency and the server's peak RSS
+# (VmHWM) per scenario, then the protected/public ratio and the goals.
+#
+#   scripts/load.sh                      # 5 s per scenario, 32 connections
+#   DURATION=10 CONNECTIONS=64 scripts/load.sh
+#
+# Needs Linux (taskset, /proc). Installs wrk with apt-get when it is missing. Absolute numbers
+# on a shared machine are noisy; compare the ratios, which come from one server in one run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-5}
+CONNECTIONS=${CONNECTIONS:-32}
+PORT=${PORT:-18080}
+SERVER_CPU=${SERVER_CPU:-0}
+WRK_CPU=${WRK_CPU:-1}
+USERNAME=admin
+PASSWORD="load test password"
+SECRET="a load test secret that is long enough"
+BASE="http://127.0.0.1:${PORT}"
+
+if ! command -v wrk >/dev/null; then
+    echo "wrk is missing: installing it with apt-get" >&2
+    apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+fi
+if [ "$(nproc)" -lt 2 ]; then
+    echo "warning: fewer than 2 cores; server and wrk share one" >&2
+    WRK_CPU=$SERVER_CPU
+fi
+
+cargo build --release --all-features --example hyper
+SERVER="${CARGO_TARGET_DIR:-target}/release/examples/hyper"
+
+WORK=$(mktemp -d)
+SERVER_PID=
+cleanup() {
+    if [ -n "$SERVER_PID" ]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Logging at warn: a log line per login would measure the terminal, not the layer.
+CORE_ADDRESS="127.0.0.1:${PORT}" \
+    CORE_API_AUTH_USERNAME="$USERNAME" \
+    CORE_API_AUTH_PASSWORD="$PASSWORD" \
+    CORE_API_AUTH_JWT_SECRET="$SECRET" \
+    RUST_LOG=warn \
+    taskset -c "$SERVER_CPU" "$SERVER" >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+
+for _ in $(seq 100); do
+    curl -fs "$BASE/ping" >/dev/null 2>&1 && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log" >&2; exit 1; }
+    sleep 0.1
+done
+curl -fs "$BASE/ping" >/dev/null || { echo "the server did not come up" >&2; exit 1; }
+
+LOGIN_BODY="{\"username\":\"${USERNAME}\",\"password\":\"${PASSWORD}\"}"
+TOKENS=$(curl -fs -X POST -H 'content-type: application/json' -d "$LOGIN_BODY" "$BASE/api/login")
+token() { printf '%s' "$TOKENS" | grep -o "\"$1\":\"[^\"]*\"" | cut -d'"' -f4; }
+ACCESS=$(token access_token)
+REFRESH=$(token refresh_token)
+[ -n "$ACCESS" ] && [ -n "$REFRESH" ] || { echo "login failed: $TOKENS" >&2; exit 1; }
+
+# Each scenario's expected status, checked once with curl before the load.
+expect() {
+    local status
+    status=$(curl -s -o /dev/null -w '%{http_code}' "${@:2}")
+    [ "$status" = "$1" ] || { echo "expected $1, got $status: ${*:2}" >&2; exit 1; }
+}
+expect 200 "$BASE/ping"
+expect 200 -H "Authorization: Bearer $ACCESS" "$BASE/api/v3/ping"
+expect 401 "$BASE/api/v3/ping"
+expect 200 -H "Authorization: Bearer $REFRESH" "$BASE/api/login/refresh"
+expect 200 -X POST -H 'content-type: application/json' -d "$LOGIN_BODY" "$BASE/api/login"
+
+cat >"$WORK/login.lua" <<EOF
+wrk.method = "POST"
+wrk.body = '${LOGIN_BODY}'
+wrk.headers["Content-Type"] = "application/json"
+EOF
+
+# wrk prints latencies as 1.23ms / 456.00us / 1.02s; this turns them into microseconds.
+to_us() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0; u = v; sub(/^[0-9.]+/, "", u);
+        if (u == "us") n = n; else if (u == "ms") n = n * 1000; else if (u == "s") n = n * 1000000;
+        printf "%.0f", n }'
+}
+
+declare -A RPS
+MAX_HWM=0
+printf '%-26s %12s %10s %10s %12s %10s\n' scenario "req/s" "p50 us" "p99 us" "non-2xx" "VmHWM kB"
+run() {
+    local name=$1
+    shift
+    # Reset the peak RSS, so that each scenario reports its own (Linux >= 4.0).
+    echo 5 >"/proc/$SERVER_PID/clear_refs" 2>/dev/null || true
+    local out
+    out=$(taskset -c "$WRK_CPU" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@")
+    local rps p50 p99 errors hwm
+    rps=$(printf '%s\n' "$out" | awk '/^Requests\/sec:/ { printf "%.0f", $2 }')
+    p50=$(to_us "$(printf '%s\n' "$out" | awk '$1 == "50%" { print $2 }')")
+    p99=$(to_us "$(printf '%s\n' "$out" | awk '$1 == "99%" { print $2 }')")
+    errors=$(printf '%s\n' "$out" | awk '/Non-2xx or 3xx responses:/ { print $5 }')
+    hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$SERVER_PID/status")
+    RPS[$name]=$rps
+    [ "$hwm" -gt "$MAX_HWM" ] && MAX_HWM=$hwm
+    printf '%-26s %12s %10s %10s %12s %10s\n' "$name" "$rps" "$p50" "$p99" "${errors:-0}" "$hwm"
+}
+
+run "GET /ping (public)" "$BASE/ping"
+run "GET /api/v3/ping (token)" -H "Authorization: Bearer $ACCESS" "$BASE/api/v3/ping"
+run "GET /api/v3/ping (401)" "$BASE/api/v3/ping"
+run "GET /api/login/refresh" -H "Authorization: Bearer $REFRESH" "$BASE/api/login/refresh"
+run "POST /api/login" -s "$WORK/login.lua" "$BASE/api/login"
+
+echo
+awk -v p="${RPS["GET /api/v3/ping (token)"]}" -v q="${RPS["GET /ping (public)"]}" -v hwm="$MAX_HWM" 'BEGIN {
+    r = p / q
+    printf "protected/public: %.2f (goal >= 0.90: %s)\n", r, (r >= 0.9 ? "ok" : "MISSED")
+    printf "server peak RSS: %.1f MB (goal <= 8 MB under load: %s)\n", hwm / 1024, (hwm <= 8192 ? "ok" : "MISSED")
+}'
+echo "server $SERVER pinned to CPU $SERVER_CPU, wrk -t1 -c$CONNECTIONS -d${DURATION}s pinned to CPU $WRK_CPU"
