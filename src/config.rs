@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use crate::credentials::{LocalUsers, Password};
 use crate::error::BuildError;
-use crate::keys::HmacKey;
+use crate::keys::{HmacKey, KeySet};
 use crate::server::{JwtLoginLayer, Routes, Shared};
 use crate::store::{MemoryStore, Store};
 use crate::throttle::LoginThrottle;
@@ -38,6 +38,8 @@ pub struct JwtLoginBuilder {
     realm: String,
     users: Vec<(String, Password)>,
     secret: Option<Zeroizing<Vec<u8>>>,
+    signing_key: Option<(String, Zeroizing<Vec<u8>>)>,
+    previous_keys: Vec<(String, Zeroizing<Vec<u8>>)>,
     access_lifetime: Duration,
     refresh_lifetime: Duration,
     leeway: Duration,
@@ -61,6 +63,8 @@ impl Default for JwtLoginBuilder {
             realm: "datarhei-core".to_owned(),
             users: Vec::new(),
             secret: None,
+            signing_key: None,
+            previous_keys: Vec::new(),
             access_lifetime: Duration::from_secs(600),
             refresh_lifetime: Duration::from_secs(86_400),
             leeway: Duration::ZERO,
@@ -100,6 +104,37 @@ impl JwtLoginBuilder {
     /// working when the process ends, and replicas cannot verify each other's tokens.
     pub fn secret(mut self, secret: impl AsRef<[u8]>) -> Self {
         self.secret = Some(Zeroizing::new(secret.as_ref().to_vec()));
+        self
+    }
+
+    /// Signs tokens with this key and names it in their header (`"kid": kid`), for key
+    /// rotation. At least 32 bytes; the id is 1 to 64 printable ASCII characters. Instead of
+    /// [`secret`](Self::secret).
+    ///
+    /// To rotate: make the new key the signing key and keep the old one as a
+    /// [`previous_key`](Self::previous_key) until the longest-lived token it signed (a refresh
+    /// token) has expired; then remove it, and its tokens are refused.
+    ///
+    /// ```
+    /// use tower_jwt_login::{JwtLoginLayer, Password};
+    ///
+    /// let layer = JwtLoginLayer::builder()
+    ///     .user("admin", Password::plain("correct horse battery staple"))
+    ///     .signing_key("2026-12", "the new secret, at least 32 bytes long")
+    ///     .previous_key("2026-11", "the old secret, at least 32 bytes long")
+    ///     .build()?;
+    /// # Ok::<_, tower_jwt_login::BuildError>(())
+    /// ```
+    pub fn signing_key(mut self, kid: impl Into<String>, secret: impl AsRef<[u8]>) -> Self {
+        self.signing_key = Some((kid.into(), Zeroizing::new(secret.as_ref().to_vec())));
+        self
+    }
+
+    /// Keeps accepting tokens signed with a key that no longer signs: see
+    /// [`signing_key`](Self::signing_key). Default is none.
+    pub fn previous_key(mut self, kid: impl Into<String>, secret: impl AsRef<[u8]>) -> Self {
+        self.previous_keys
+            .push((kid.into(), Zeroizing::new(secret.as_ref().to_vec())));
         self
     }
 
@@ -290,21 +325,32 @@ impl JwtLoginBuilder {
         let store = self
             .store
             .unwrap_or_else(|| Store::from(MemoryStore::new()));
-        let key = match self.secret {
-            Some(secret) => HmacKey::new(&secret)?,
-            None => {
+        let signing = match (self.secret, self.signing_key) {
+            (Some(_), Some(_)) => return Err(BuildError::ConflictingKeys),
+            (Some(secret), None) => HmacKey::new(&secret)?,
+            (None, Some((kid, secret))) => HmacKey::with_kid(&kid, &secret)?,
+            (None, None) if !self.previous_keys.is_empty() => {
+                return Err(BuildError::PreviousKeyNeedsKeyId);
+            }
+            (None, None) => {
                 tracing::info!(
                     "no JWT secret configured: using a random key; tokens will not survive a restart"
                 );
                 HmacKey::random()
             }
         };
+        let previous = self
+            .previous_keys
+            .iter()
+            .map(|(kid, secret)| HmacKey::with_kid(kid, secret))
+            .collect::<Result<Vec<_>, _>>()?;
+        let keys = KeySet::new(signing, previous)?;
         let leeway = i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX);
         #[cfg(feature = "jwks")]
         let idp = crate::idp::Idp::new(self.idp, self.leeway.as_secs())?;
         Ok(JwtLoginLayer::from_shared(Shared {
-            issuer: TokenIssuer::new(key.clone(), &self.realm),
-            verifier: TokenVerifier::new(key, &self.realm, leeway),
+            issuer: TokenIssuer::new(keys.signing().clone(), &self.realm),
+            verifier: TokenVerifier::new(keys, &self.realm, leeway),
             users,
             routes,
             access_lifetime,
@@ -330,6 +376,21 @@ impl fmt::Debug for JwtLoginBuilder {
             .field("realm", &self.realm)
             .field("users", &self.users)
             .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
+            .field(
+                "signing_key",
+                &self
+                    .signing_key
+                    .as_ref()
+                    .map(|(kid, _)| (kid, "[redacted]")),
+            )
+            .field(
+                "previous_keys",
+                &self
+                    .previous_keys
+                    .iter()
+                    .map(|(kid, _)| (kid, "[redacted]"))
+                    .collect::<Vec<_>>(),
+            )
             .field("access_lifetime", &self.access_lifetime)
             .field("refresh_lifetime", &self.refresh_lifetime)
             .field("leeway", &self.leeway)

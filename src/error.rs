@@ -26,6 +26,22 @@ pub enum BuildError {
     },
     /// A username is empty.
     EmptyUsername,
+    /// A key id is empty, longer than 64 bytes, or not printable ASCII without `"` and `\`.
+    InvalidKeyId {
+        /// The offending key id.
+        kid: String,
+    },
+    /// Two keys have the same id.
+    DuplicateKeyId {
+        /// The id used twice.
+        kid: String,
+    },
+    /// Previous keys were configured without a signing key that has an id: with several keys,
+    /// every token must name its key.
+    PreviousKeyNeedsKeyId,
+    /// Both [`secret`](crate::JwtLoginBuilder::secret) and
+    /// [`signing_key`](crate::JwtLoginBuilder::signing_key) were configured.
+    ConflictingKeys,
     /// A user was configured with an empty password.
     EmptyPassword {
         /// The user whose password is empty.
@@ -89,6 +105,17 @@ impl fmt::Display for BuildError {
                 "the JWT secret is {len} bytes long; at least 32 bytes are required"
             ),
             Self::NoUsers => f.write_str("no user is configured"),
+            Self::InvalidKeyId { kid } => write!(
+                f,
+                "the key id {kid:?} must be 1 to 64 printable ASCII characters without '\"' or '\\'"
+            ),
+            Self::DuplicateKeyId { kid } => write!(f, "the key id {kid:?} is used twice"),
+            Self::PreviousKeyNeedsKeyId => f.write_str(
+                "previous keys need a signing key with an id (signing_key), not a plain secret",
+            ),
+            Self::ConflictingKeys => {
+                f.write_str("configure either a secret or a signing key, not both")
+            }
             Self::DuplicateUser { username } => {
                 write!(f, "the user {username:?} is configured more than once")
             }
@@ -147,6 +174,8 @@ pub enum Rejection {
     MalformedToken,
     /// The JOSE header is not one this crate accepts (algorithm, unknown members, `crit`, ...).
     UnsupportedHeader,
+    /// The token names a key (`kid`) that is not configured, or names none where several are.
+    UnknownKey,
     /// The signature does not verify with any configured key.
     BadSignature,
     /// The claims are missing, of the wrong type, duplicated, or not allowed (`aud`).
@@ -197,6 +226,7 @@ impl Rejection {
             Self::TokenTooLong => "token_too_long",
             Self::MalformedToken => "malformed_token",
             Self::UnsupportedHeader => "unsupported_header",
+            Self::UnknownKey => "unknown_key",
             Self::BadSignature => "bad_signature",
             Self::InvalidClaims => "invalid_claims",
             Self::Expired => "expired",
@@ -229,6 +259,7 @@ impl Rejection {
             Self::TokenTooLong => "the token is too long",
             Self::MalformedToken => "the token is malformed",
             Self::UnsupportedHeader => "the token header is not accepted",
+            Self::UnknownKey => "the token is not signed with a known key",
             Self::BadSignature => "the token signature is invalid",
             Self::InvalidClaims => "the token claims are invalid",
             Self::Expired => "the token has expired",

@@ -15,7 +15,7 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use super::{Claims, TokenUse};
 use crate::error::Rejection;
-use crate::keys::HmacKey;
+use crate::keys::{KeySet, MAX_KID_LEN};
 
 /// The longest token looked at. Tokens this crate issues are about 350 bytes; anything much
 /// longer is refused before any decoding, so an attacker cannot make us do work proportional to
@@ -33,18 +33,18 @@ const STACK_PAYLOAD_LEN: usize = 768;
 /// skew between replicas, far less than any sane token lifetime.
 const MAX_IAT_SKEW: i64 = 60;
 
-/// Verifies tokens signed with one key for one issuer.
+/// Verifies tokens signed with the configured keys for one issuer.
 #[derive(Debug)]
 pub(crate) struct TokenVerifier {
-    key: HmacKey,
+    keys: KeySet,
     issuer: Box<str>,
     leeway: i64,
 }
 
 impl TokenVerifier {
-    pub(crate) fn new(key: HmacKey, issuer: &str, leeway: i64) -> Self {
+    pub(crate) fn new(keys: KeySet, issuer: &str, leeway: i64) -> Self {
         Self {
-            key,
+            keys,
             issuer: issuer.into(),
             leeway,
         }
@@ -64,14 +64,21 @@ impl TokenVerifier {
         }
         let (header, payload, signature) = split(token).ok_or(Rejection::MalformedToken)?;
 
-        // Our own header is compared byte for byte; anything else is parsed, strictly.
-        if header != self.key.header_b64().as_bytes() {
-            check_foreign_header(header)?;
-        }
+        // The headers this crate writes are compared byte for byte, which also picks the key;
+        // anything else is parsed, strictly, and names its key by `kid`.
+        let key = match self.keys.by_header(header) {
+            Some(key) => key,
+            None => {
+                let kid = check_foreign_header(header)?;
+                self.keys
+                    .by_kid(kid.as_deref())
+                    .ok_or(Rejection::UnknownKey)?
+            }
+        };
 
         let tag = decode_signature(signature).ok_or(Rejection::MalformedToken)?;
         let signing_input = &token[..header.len() + 1 + payload.len()];
-        if !self.key.verify(signing_input, &tag) {
+        if !key.verify(signing_input, &tag) {
             return Err(Rejection::BadSignature);
         }
 
@@ -164,9 +171,10 @@ fn decode_signature(signature: &[u8]) -> Option<[u8; 32]> {
     (len == 32).then(|| buf[..32].try_into().expect("32 bytes"))
 }
 
-/// Checks a header that is not byte for byte our own: it must be a JSON object with `alg` exactly
-/// `"HS256"`, optionally `typ` `"JWT"`, and nothing else, each member once.
-fn check_foreign_header(header: &[u8]) -> Result<(), Rejection> {
+/// Checks a header that is not byte for byte one of ours: it must be a JSON object with `alg`
+/// exactly `"HS256"`, optionally `typ` `"JWT"` and a `kid`, and nothing else, each member once.
+/// Answers the `kid`, if any.
+fn check_foreign_header(header: &[u8]) -> Result<Option<String>, Rejection> {
     if header.len() > MAX_HEADER_B64_LEN {
         return Err(Rejection::UnsupportedHeader);
     }
@@ -175,7 +183,7 @@ fn check_foreign_header(header: &[u8]) -> Result<(), Rejection> {
         .decode_slice(header, &mut buf)
         .map_err(|_| Rejection::MalformedToken)?;
     serde_json::from_slice::<AcceptedHeader>(&buf[..len])
-        .map(|_| ())
+        .map(|header| header.kid)
         .map_err(|_| Rejection::UnsupportedHeader)
 }
 
@@ -353,8 +361,10 @@ impl<'de> de::Deserialize<'de> for RawClaims<'de> {
     }
 }
 
-/// A header other than our own byte-for-byte one that is still acceptable.
-struct AcceptedHeader;
+/// A header other than our own byte-for-byte ones that is still acceptable, and the key it names.
+struct AcceptedHeader {
+    kid: Option<String>,
+}
 
 impl<'de> de::Deserialize<'de> for AcceptedHeader {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -367,11 +377,15 @@ impl<'de> de::Deserialize<'de> for AcceptedHeader {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut alg: Option<CowStr<'de>> = None;
                 let mut typ: Option<CowStr<'de>> = None;
+                let mut kid: Option<CowStr<'de>> = None;
                 while let Some(CowStr(key)) = map.next_key::<CowStr<'de>>()? {
                     match &*key {
                         "alg" => fill(&mut alg, &mut map)?,
                         "typ" => fill(&mut typ, &mut map)?,
-                        // `crit`, `kid`, `jwk`, `jku`, `x5u`, `x5c`, `cty`, ...: this crate uses
+                        // Only ever compared with the configured ids, never used as a path,
+                        // a URL or a query (RFC 8725 §3.10).
+                        "kid" => fill(&mut kid, &mut map)?,
+                        // `crit`, `jwk`, `jku`, `x5u`, `x5c`, `cty`, ...: this crate uses
                         // none of them, so none is allowed to change how a token is read.
                         _ => return Err(de::Error::custom("header member not accepted")),
                     }
@@ -383,7 +397,12 @@ impl<'de> de::Deserialize<'de> for AcceptedHeader {
                 if typ.is_some_and(|typ| !typ.0.eq_ignore_ascii_case("JWT")) {
                     return Err(de::Error::custom("typ must be JWT"));
                 }
-                Ok(AcceptedHeader)
+                if kid.as_ref().is_some_and(|kid| kid.0.len() > MAX_KID_LEN) {
+                    return Err(de::Error::custom("kid too long"));
+                }
+                Ok(AcceptedHeader {
+                    kid: kid.map(|kid| kid.0.into_owned()),
+                })
             }
         }
         deserializer.deserialize_map(HeaderVisitor)
