@@ -87,7 +87,13 @@ pub use throttle::{ClientKey, LoginThrottle};
 pub use token::{Claims, TokenUse};
 
 /// The README's code blocks, compiled as doctests so that the README cannot drift from the API.
-#[cfg(all(doctest, feature = "axum", feature = "jwks-rustls"))]
+#[cfg(all(
+    doctest,
+    feature = "axum",
+    feature = "client",
+    feature = "jwks-rustls",
+    feature = "redis"
+))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
