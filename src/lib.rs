@@ -66,6 +66,7 @@ mod error;
 #[cfg(feature = "jwks")]
 mod idp;
 mod keys;
+mod observe;
 mod server;
 mod store;
 mod throttle;

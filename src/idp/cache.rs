@@ -20,10 +20,12 @@ use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
 use tokio::sync::watch;
+use tracing::Instrument as _;
 
 use super::fetch::{Fetcher, HttpClient};
 use super::keyset::{KeySet, VerifyKey};
 use super::tenant::TenantConfig;
+use crate::observe::{self, JwksFetch};
 
 /// The shortest time between two fetches caused by unknown `kid`s, per tenant.
 pub(crate) const REFETCH_MIN_INTERVAL: Duration = Duration::from_secs(10);
@@ -154,11 +156,15 @@ impl KeyCache {
             state.in_flight = true;
         }
         let cache = Arc::clone(self);
-        runtime.spawn(async move {
-            // Clears `in_flight` and wakes the waiters even if the task is cancelled.
-            let _done = FetchDone(&cache);
-            cache.fetch().await;
-        });
+        let span = tracing::debug_span!("jwks_fetch", issuer = &*self.tenant.issuer, ?trigger);
+        runtime.spawn(
+            async move {
+                // Clears `in_flight` and wakes the waiters even if the task is cancelled.
+                let _done = FetchDone(&cache);
+                cache.fetch().await;
+            }
+            .instrument(span),
+        );
         true
     }
 
@@ -169,11 +175,15 @@ impl KeyCache {
                 tracing::debug!(issuer, keys = keys.len(), "fetched the JWKS");
                 if keys.len() == 0 {
                     tracing::warn!(issuer, "the JWKS holds no usable key");
+                    observe::jwks_fetched(issuer, JwksFetch::Empty);
+                } else {
+                    observe::jwks_fetched(issuer, JwksFetch::Success);
                 }
                 *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(keys));
             }
             Err(error) => {
                 tracing::warn!(issuer, %error, "fetching the JWKS failed; keeping the cached keys");
+                observe::jwks_fetched(issuer, JwksFetch::Failure);
             }
         }
     }

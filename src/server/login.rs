@@ -1,6 +1,7 @@
 //! `POST /api/login`: a username and password in, an access and a refresh token out; or, with
 //! the `jwks` feature, an identity provider's access token as bearer and no body.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::{Buf as _, Bytes};
@@ -8,10 +9,12 @@ use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use serde::{Deserialize, Serialize};
+use tracing::Instrument as _;
 
 use super::Shared;
 use super::response::{self, OwnResponse};
 use crate::error::Rejection;
+use crate::observe::{self, LoginOutcome};
 use crate::token::TokenUse;
 
 #[derive(Deserialize)]
@@ -31,6 +34,23 @@ where
     B: http_body::Body,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    let client = super::shared::peer_addr(&request);
+    // At debug: a span per attempt is the attacker's to multiply.
+    let span = tracing::debug_span!("login", client = client.map(tracing::field::display));
+    let response = attempt(&shared, request, client).instrument(span).await;
+    observe::login_answered(&response);
+    response
+}
+
+async fn attempt<B>(
+    shared: &Arc<Shared>,
+    request: Request<B>,
+    client: Option<SocketAddr>,
+) -> OwnResponse
+where
+    B: http_body::Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     if request.method() != Method::POST {
         return response::method_not_allowed(Method::POST);
     }
@@ -40,7 +60,7 @@ where
     // A non-empty JSON body wins over the bearer token, which is then ignored.
     let has_bearer = parts.headers.contains_key(AUTHORIZATION);
     if has_bearer && json != Some(true) {
-        return external_login(&shared, &parts.headers).await;
+        return external_login(shared, &parts.headers, client).await;
     }
     if json == Some(false) {
         return bad(
@@ -65,7 +85,7 @@ where
         Err(_) => return bad(StatusCode::BAD_REQUEST, Rejection::MalformedBody),
     };
     if has_bearer && carries_no_credentials(&body) {
-        return external_login(&shared, &parts.headers).await;
+        return external_login(shared, &parts.headers, client).await;
     }
     if json.is_none() && !body.is_empty() {
         // No Content-Type at all: a browser can send that cross-site without a preflight, so it
@@ -82,10 +102,9 @@ where
         Ok(keys) => keys,
         Err(response) => return response,
     };
-    let valid =
-        check_credentials(&shared, credentials.username.clone(), credentials.password).await;
+    let valid = check_credentials(shared, credentials.username.clone(), credentials.password).await;
     if !valid {
-        return failed(Rejection::InvalidCredentials);
+        return failed(&credentials.username);
     }
     if let Err(response) = shared.forgive(throttle_keys).await {
         return response;
@@ -94,7 +113,13 @@ where
         Ok(token) => token,
         Err(response) => return response,
     };
-    tracing::info!(username = %credentials.username, "login succeeded");
+    // At info: only a right password gets here, so the username is a configured one.
+    tracing::info!(
+        outcome = LoginOutcome::Success.as_str(),
+        username = %credentials.username,
+        client = client.map(tracing::field::display),
+        "login succeeded"
+    );
     response::tokens(&LoginResponse {
         access_token: shared.issue(&credentials.username, TokenUse::Access),
         refresh_token,
@@ -103,7 +128,11 @@ where
 
 /// A login with an identity provider's access token. Without a configured tenant (or the `jwks`
 /// feature), whatever the token is (even one of ours), it mints nothing.
-async fn external_login(shared: &Shared, headers: &HeaderMap) -> OwnResponse {
+async fn external_login(
+    shared: &Shared,
+    headers: &HeaderMap,
+    client: Option<SocketAddr>,
+) -> OwnResponse {
     #[cfg(feature = "jwks")]
     {
         use crate::idp::IdpError;
@@ -118,20 +147,37 @@ async fn external_login(shared: &Shared, headers: &HeaderMap) -> OwnResponse {
                     Ok(token) => token,
                     Err(response) => return response,
                 };
-                tracing::info!(%subject, "login with an identity provider token succeeded");
+                tracing::info!(
+                    outcome = LoginOutcome::Success.as_str(),
+                    %subject,
+                    client = client.map(tracing::field::display),
+                    "login with an identity provider token succeeded"
+                );
                 response::tokens(&LoginResponse {
                     access_token: shared.issue(&subject, TokenUse::Access),
                     refresh_token,
                 })
             }
             Err(IdpError::Rejected(rejection)) => shared.unauthorized(rejection),
-            Err(IdpError::Unavailable) => crate::idp::unavailable(),
+            Err(IdpError::Unavailable) => {
+                // At debug: the token, whoever sent it, names the tenant.
+                tracing::debug!(
+                    outcome = LoginOutcome::IdpUnavailable.as_str(),
+                    reason = Rejection::IdentityProviderUnavailable.code(),
+                    "login refused"
+                );
+                crate::idp::unavailable()
+            }
         }
     }
     #[cfg(not(feature = "jwks"))]
     {
-        let _ = (shared, headers);
-        failed(Rejection::InvalidCredentials)
+        let _ = (shared, headers, client);
+        tracing::debug!(
+            outcome = LoginOutcome::InvalidCredentials.as_str(),
+            "login failed: a bearer token, and no identity provider"
+        );
+        response::error(StatusCode::UNAUTHORIZED, Rejection::InvalidCredentials)
     }
 }
 
@@ -181,14 +227,27 @@ async fn check_credentials(shared: &Arc<Shared>, username: String, password: Str
     shared.users.check(&username, password.as_bytes())
 }
 
+/// A request to the login route that is not a login: wrong method, media type or body.
 fn bad(status: StatusCode, rejection: Rejection) -> OwnResponse {
-    tracing::debug!(reason = rejection.code(), "login refused");
+    // At debug: anybody can send these, as often as they like.
+    tracing::debug!(
+        outcome = LoginOutcome::Malformed.as_str(),
+        reason = rejection.code(),
+        "login refused"
+    );
     response::error(status, rejection)
 }
 
-fn failed(rejection: Rejection) -> OwnResponse {
-    tracing::debug!(reason = rejection.code(), "login failed");
-    response::error(StatusCode::UNAUTHORIZED, rejection)
+/// A wrong username or password.
+fn failed(username: &str) -> OwnResponse {
+    // At debug, and bounded: the username is whatever the client sent (up to the body limit),
+    // and every failure is the attacker's to repeat. `?` escapes control characters.
+    tracing::debug!(
+        outcome = LoginOutcome::InvalidCredentials.as_str(),
+        username = ?observe::untrusted(username),
+        "login failed"
+    );
+    response::error(StatusCode::UNAUTHORIZED, Rejection::InvalidCredentials)
 }
 
 #[cfg(test)]

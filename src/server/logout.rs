@@ -30,5 +30,6 @@ pub(crate) async fn logout(shared: Arc<Shared>, request: Parts) -> OwnResponse {
         return response;
     }
     tracing::info!(username = %claims.sub, usefor = %claims.usefor, "logged out");
+    crate::observe::logged_out(claims.usefor);
     response::no_content()
 }

@@ -37,7 +37,12 @@ pub(crate) async fn refresh(shared: Arc<Shared>, request: Parts) -> OwnResponse 
         }
         None
     };
-    tracing::debug!(username = %claims.sub, "access token refreshed");
+    tracing::debug!(
+        username = %claims.sub,
+        rotated = refresh_token.is_some(),
+        "access token refreshed"
+    );
+    crate::observe::refreshed(refresh_token.is_some());
     response::tokens(&RefreshResponse {
         access_token: shared.issue(&claims.sub, TokenUse::Access),
         refresh_token,

@@ -7,6 +7,7 @@ use http::request::Parts;
 use super::Shared;
 use super::response::{self, OwnResponse};
 use crate::error::Rejection;
+use crate::observe::{self, LoginOutcome};
 use crate::store::{Attempt, StoreError, ThrottleKeys};
 use crate::token::{self, Claims, TokenUse};
 
@@ -16,6 +17,7 @@ const STORE_RETRY_AFTER_SECS: u64 = 1;
 /// The `503` for a store that could not answer.
 pub(super) fn unavailable(_: StoreError) -> OwnResponse {
     tracing::warn!("the token store is unavailable: refusing rather than skipping its checks");
+    observe::store_unavailable();
     response::retry_later(
         StatusCode::SERVICE_UNAVAILABLE,
         Rejection::StoreUnavailable,
@@ -45,7 +47,13 @@ impl Shared {
         match self.store.0.attempt(&keys, throttle.limits, now_ms()).await {
             Ok(Attempt::Allowed) => Ok(Some(keys)),
             Ok(Attempt::Locked { retry_after_ms }) => {
-                tracing::debug!(reason = "too_many_attempts", "login refused");
+                // At debug, and the username bounded: both are the client's choice.
+                tracing::debug!(
+                    outcome = LoginOutcome::Throttled.as_str(),
+                    reason = Rejection::TooManyAttempts.code(),
+                    username = ?observe::untrusted(username),
+                    "login refused"
+                );
                 let seconds = u64::try_from(retry_after_ms).unwrap_or(0).div_ceil(1000);
                 Err(response::retry_later(
                     StatusCode::TOO_MANY_REQUESTS,
@@ -107,6 +115,7 @@ impl Shared {
                     username = %presented.sub,
                     "a rotated refresh token was presented again: its whole family is revoked"
                 );
+                observe::refresh_token_reused();
                 Err(self.unauthorized(Rejection::RefreshTokenReused))
             }
             crate::store::Rotation::Revoked => Err(self.unauthorized(Rejection::Revoked)),

@@ -75,7 +75,9 @@ impl Shared {
 
     /// The `401` for a token rejection.
     pub(crate) fn unauthorized(&self, rejection: Rejection) -> OwnResponse {
+        // At debug: whoever sends a bad token decides how often this happens.
         tracing::debug!(reason = rejection.code(), "token rejected");
+        crate::observe::token_rejected(rejection);
         let challenge = if rejection.is_token_error() {
             &self.www_authenticate_invalid
         } else {
