@@ -15,6 +15,34 @@
 //! Tokens are HS256 JWTs with datarhei Core's claims (`iss`, `sub`, `usefor`, `iat`, `exp`,
 //! `exi`, `jti`), verified strictly: see `SECURITY.md` for every rule and why.
 //!
+//! # Beyond datarhei Core
+//!
+//! - **Throttling**: failed logins are counted per client address and username
+//!   ([`LoginThrottle`]); past the limit the login route answers `429` with `Retry-After`,
+//!   without sleeping a worker.
+//! - **Refresh-token rotation and logout**: opt-in rotation with reuse detection
+//!   ([`JwtLoginBuilder::refresh_token_rotation`]), and `POST /api/logout` revoking a refresh
+//!   family or an access token.
+//! - **Stores**: the [`MemoryStore`] by default; `RedisStore` (feature `redis`) to share
+//!   throttling, rotation and revocation across replicas. Protected routes never wait on it.
+//! - **Key rotation**: [`JwtLoginBuilder::signing_key`] and [`JwtLoginBuilder::previous_key`].
+//! - **External identity providers** (feature `jwks`): an Auth0 or OIDC access token exchanged
+//!   for our tokens, against a JWKS cache that never blocks a request.
+//! - **Client** (feature `client`, on by default): `JwtClient` logs in, attaches the bearer,
+//!   renews the token on its own.
+//! - **Logs and metrics**: `tracing` events (rejections at `debug`, never a secret), and counters
+//!   through the `metrics` facade (feature `metrics`).
+//! - **Verification outside HTTP**: [`JwtLoginLayer::verify_access_token`].
+//!
+//! | feature | default | what |
+//! |---|---|---|
+//! | `client` | yes | the client layer |
+//! | `axum` | no | the [`Claims`] extractor; axum's `ConnectInfo` as the client address |
+//! | `jwks` | no | external identity provider login, with your HTTP client |
+//! | `jwks-rustls` | no | `jwks` with a default hyper-util + rustls client |
+//! | `redis` | no | the Redis store |
+//! | `metrics` | no | counters through the `metrics` facade |
+//!
 //! # Example
 //!
 //! ```
