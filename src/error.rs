@@ -155,6 +155,49 @@ impl fmt::Display for BuildError {
 
 impl std::error::Error for BuildError {}
 
+/// An error in a [`JwtLoginConfig`](crate::JwtLoginConfig): the [`BuildError`], and the
+/// configuration field that caused it, such as `users[1].password` or `protected_prefixes[0]`.
+///
+/// `Display` writes `` `field`: `` and then the build error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    field: Option<String>,
+    error: BuildError,
+}
+
+impl ConfigError {
+    pub(crate) const fn new(field: Option<String>, error: BuildError) -> Self {
+        Self { field, error }
+    }
+
+    /// The configuration field at fault, as a path: `secret`, `users[1].password`,
+    /// `login_throttle.window_seconds`, `tenants[0]`. `None` when the error comes from what
+    /// [`build_with`](crate::JwtLoginConfig::build_with) set on the builder.
+    #[must_use]
+    pub fn field(&self) -> Option<&str> {
+        self.field.as_deref()
+    }
+
+    /// What is wrong with it.
+    #[must_use]
+    pub const fn build_error(&self) -> &BuildError {
+        &self.error
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "`{field}`: {}", self.error),
+            None => fmt::Display::fmt(&self.error, f),
+        }
+    }
+}
+
+// Like `serde_path_to_error`: the build error's message is part of `Display`, so it is not
+// returned again as the source.
+impl std::error::Error for ConfigError {}
+
 /// Why a request was refused.
 ///
 /// The layer puts this into the extensions of every error response it produces, so that an

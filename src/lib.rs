@@ -102,9 +102,9 @@ mod token;
 
 #[cfg(feature = "client")]
 pub use client::{JwtClient, JwtClientLayer};
-pub use config::JwtLoginBuilder;
+pub use config::{JwtLoginBuilder, JwtLoginConfig};
 pub use credentials::Password;
-pub use error::{BuildError, Rejection};
+pub use error::{BuildError, ConfigError, Rejection};
 #[cfg(feature = "jwks")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
 pub use idp::Tenant;

@@ -168,6 +168,12 @@ impl LoginThrottle {
         self
     }
 
+    /// The first and the longest lockout, so that a configuration file can set one of them
+    /// and keep the other.
+    pub(crate) const fn lockouts(&self) -> (Duration, Duration) {
+        (self.first_lockout, self.max_lockout)
+    }
+
     /// Who counts as one client; see [`ClientKey`]. Default is the peer's IP address.
     pub fn client_key(mut self, key: impl ClientKey) -> Self {
         self.client_key = Some(Arc::new(key));

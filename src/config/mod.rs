@@ -1,4 +1,5 @@
-//! The configuration builder: everything is validated here, once, when the layer is built.
+//! The configuration: the builder, where everything is validated once when the layer is built,
+//! and its deserializable form for configuration files ([`JwtLoginConfig`]).
 
 use std::fmt;
 use std::time::Duration;
@@ -13,6 +14,10 @@ use crate::server::{JwtLoginLayer, Routes, Shared};
 use crate::store::{MemoryStore, Store};
 use crate::throttle::LoginThrottle;
 use crate::token::{TokenIssuer, TokenVerifier};
+
+mod file;
+
+pub use file::JwtLoginConfig;
 
 /// The longest token lifetime accepted: ten years.
 const MAX_LIFETIME: Duration = Duration::from_secs(10 * 366 * 24 * 3600);
