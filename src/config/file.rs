@@ -316,7 +316,8 @@ impl ThrottleSettings {
         }
         let (first, max) = throttle.lockouts();
         throttle.lockout(
-            self.first_lockout_seconds.map_or(first, Duration::from_secs),
+            self.first_lockout_seconds
+                .map_or(first, Duration::from_secs),
             self.max_lockout_seconds.map_or(max, Duration::from_secs),
         )
     }
@@ -508,9 +509,10 @@ impl Fields {
             BuildError::EmptyPassword { username } => {
                 user(&|(name, hashed)| name == username && !hashed, "password")
             }
-            BuildError::InvalidPasswordHash { username, .. } => {
-                user(&|(name, hashed)| name == username && *hashed, "password_hash")
-            }
+            BuildError::InvalidPasswordHash { username, .. } => user(
+                &|(name, hashed)| name == username && *hashed,
+                "password_hash",
+            ),
             BuildError::InvalidPath { path, .. } => self
                 .paths
                 .iter()
