@@ -154,6 +154,61 @@ fn build_errors_print_no_secret_or_password() {
     }
 }
 
+/// The configuration file form: its `Debug`, and the errors of a configuration holding secrets.
+#[tokio::test]
+async fn the_configuration_file_form_prints_no_secret_password_or_redis_password() {
+    capture();
+    const REDIS_PASSWORD: &str = "REDIS-PASSWORD-MARKER";
+    let mut config = serde_json::json!({
+        "users": [
+            { "username": USER, "password": PASSWORD_MARKER },
+            { "username": "hashed", "password_hash": phc() },
+        ],
+        "secret": SECRET_MARKER,
+    });
+    if cfg!(feature = "redis") {
+        config["store"] = serde_json::json!({
+            "type": "redis",
+            "url": format!("redis://:{REDIS_PASSWORD}@127.0.0.1:1/"),
+        });
+    }
+    let parsed: tower_jwt_login::JwtLoginConfig = serde_json::from_value(config.clone()).unwrap();
+    let debug = format!("{parsed:?} {parsed:#?}");
+    assert_clean("JwtLoginConfig Debug", &debug, &[REDIS_PASSWORD]);
+    assert!(debug.contains("[redacted]"), "{debug}");
+    assert!(debug.contains(USER), "usernames are not secret: {debug}");
+
+    // Errors of such a configuration: a short secret, a plain password where a hash belongs,
+    // a Redis URL that is not one.
+    let mut cases = vec![
+        ("secret", serde_json::json!(&SECRET_MARKER[..20]), "secret"),
+        (
+            "users",
+            serde_json::json!([{ "username": USER, "password_hash": PASSWORD_MARKER }]),
+            "users[0].password_hash",
+        ),
+    ];
+    if cfg!(feature = "redis") {
+        cases.push((
+            "store",
+            serde_json::json!({ "type": "redis", "url": format!("http://:{REDIS_PASSWORD}@x/") }),
+            "store.url",
+        ));
+    }
+    for (field, value, expected) in cases {
+        let mut config = config.clone();
+        config[field] = value;
+        let parsed: tower_jwt_login::JwtLoginConfig = serde_json::from_value(config).unwrap();
+        let error = parsed.build().unwrap_err();
+        assert_eq!(error.field(), Some(expected));
+        assert_clean(
+            field,
+            &format!("{error} {error:?} {error:#?}"),
+            &[&SECRET_MARKER[..20], REDIS_PASSWORD],
+        );
+    }
+}
+
 #[cfg(feature = "client")]
 #[test]
 fn client_configuration_and_tokens_print_no_password_or_token() {
