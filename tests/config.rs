@@ -543,3 +543,88 @@ fn a_redis_store_outside_a_tokio_runtime_names_the_store() {
     let error = build(config).map(drop).unwrap_err();
     assert_eq!(error.field(), Some("store"), "{error}");
 }
+
+/// The examples' environment variables, read the way the examples read them.
+#[allow(dead_code)]
+#[path = "../examples/common/mod.rs"]
+mod common;
+
+fn lookup(variables: &[(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+    let variables = variables.to_vec();
+    move |name| {
+        variables
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| (*v).to_owned())
+    }
+}
+
+/// The environment takes the configuration file's path: a token issued by a layer configured
+/// from the environment is accepted by one configured from the equivalent file.
+#[tokio::test]
+async fn the_examples_environment_and_a_file_configure_the_same_layer() {
+    let from_env = common::layer_from(lookup(&[
+        ("CORE_API_AUTH_USERNAME", "ops"),
+        ("CORE_API_AUTH_PASSWORD", "env password"),
+        ("CORE_API_AUTH_JWT_SECRET", SECRET),
+        ("CORE_API_AUTH_DISABLE_LOCALHOST", "false"),
+    ]))
+    .unwrap();
+    let from_file = build(json!({
+        "users": [{ "username": "ops", "password": "env password" }],
+        "secret": SECRET,
+        "optional_auth_paths": ["/api"],
+        "loopback_bypass": false,
+    }))
+    .unwrap();
+    let env_server = spawn(Stack::Hyper, from_env).await;
+    let file_server = spawn(Stack::Hyper, from_file).await;
+    let (access, _) = tokens(&login_at(&env_server, "/api/login", "ops", "env password").await);
+    for server in [&env_server, &file_server] {
+        let reply = get(server.addr, "/api/v3/ping", Some(&access)).await;
+        assert_eq!(reply.inner_sub().as_deref(), Some("ops"));
+        assert_eq!(
+            get(server.addr, "/api", Some(&access))
+                .await
+                .inner_sub()
+                .as_deref(),
+            Some("ops")
+        );
+    }
+}
+
+#[test]
+fn an_invalid_environment_variable_is_named_in_the_error() {
+    let mut cases = vec![
+        (
+            vec![
+                ("CORE_API_AUTH_PASSWORD", "pw"),
+                ("CORE_API_AUTH_JWT_SECRET", "short"),
+            ],
+            "CORE_API_AUTH_JWT_SECRET: ",
+        ),
+        (
+            vec![
+                ("CORE_API_AUTH_PASSWORD", "pw"),
+                ("CORE_API_AUTH_DISABLE_LOCALHOST", "yes"),
+            ],
+            "CORE_API_AUTH_DISABLE_LOCALHOST=\"yes\"",
+        ),
+    ];
+    if cfg!(feature = "jwks-rustls") {
+        cases.push((
+            vec![
+                ("CORE_API_AUTH_PASSWORD", "pw"),
+                ("CORE_API_AUTH_IDP_ISSUER", "https://idp.example.com/"),
+                ("CORE_API_AUTH_IDP_USERS", "auth0|x"),
+            ],
+            "CORE_API_AUTH_IDP_*: ",
+        ));
+    }
+    for (variables, expected) in cases {
+        let error = common::layer_from(lookup(&variables))
+            .map(drop)
+            .unwrap_err();
+        assert!(error.to_string().starts_with(expected), "{error}");
+    }
+}

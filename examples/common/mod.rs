@@ -1,51 +1,40 @@
-//! What both server examples share: datarhei Core's environment variables, and the answer of
-//! `GET /api`.
+//! What both server examples share: datarhei Core's environment variables, read into the same
+//! `JwtLoginConfig` a configuration file gives, and the answer of `GET /api`.
 
 use std::net::SocketAddr;
 
-use tower_jwt_login::{Claims, JwtLoginLayer, Password};
+use serde_json::{Value, json};
+use tower_jwt_login::{Claims, JwtLoginConfig, JwtLoginLayer};
 
-/// The layer and the address to listen on, from datarhei Core's environment variables:
-///
-/// | variable | default |
-/// |---|---|
-/// | `CORE_ADDRESS` | `127.0.0.1:8080` |
-/// | `CORE_API_AUTH_USERNAME` | `admin` |
-/// | `CORE_API_AUTH_PASSWORD` | generated and printed once |
-/// | `CORE_API_AUTH_JWT_SECRET` | a random key (tokens die with the process) |
-///
-/// and, with the `jwks-rustls` feature, one external identity provider tenant (see
-/// [`tenant_from_env`]).
+/// Each variable that fills the configuration, and the configuration field it fills (the
+/// README's "Examples" table describes them). `CORE_ADDRESS` is the example's own.
+const VARIABLES: &[(&str, &str)] = &[
+    ("CORE_API_AUTH_USERNAME", "users[0].username"),
+    ("CORE_API_AUTH_PASSWORD", "users[0].password"),
+    ("CORE_API_AUTH_JWT_SECRET", "secret"),
+    ("CORE_API_AUTH_DISABLE_LOCALHOST", "loopback_bypass"),
+    ("CORE_API_AUTH_IDP_ISSUER", "tenants[0].issuer"),
+    ("CORE_API_AUTH_IDP_AUDIENCE", "tenants[0].audiences"),
+    ("CORE_API_AUTH_IDP_USERS", "tenants[0].allowed_subjects"),
+    ("CORE_API_AUTH_IDP_JWKS_URL", "tenants[0].jwks_url"),
+    ("CORE_API_AUTH_IDP_DISCOVERY", "tenants[0].discovery"),
+    (
+        "CORE_API_AUTH_IDP_INSECURE_LOOPBACK",
+        "tenants[0].allow_insecure_loopback",
+    ),
+];
+
+/// datarhei Core's default username.
+const DEFAULT_USERNAME: &str = "admin";
+
+/// The layer and the address to listen on, from datarhei Core's environment variables.
 pub fn from_env() -> Result<(JwtLoginLayer, SocketAddr), Box<dyn std::error::Error>> {
     let address = env("CORE_ADDRESS").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
     let address: SocketAddr = address
         .parse()
         .map_err(|e| format!("CORE_ADDRESS={address:?} is not an address: {e}"))?;
-    let username = env("CORE_API_AUTH_USERNAME").unwrap_or_else(|| "admin".to_owned());
-    let password = env("CORE_API_AUTH_PASSWORD").unwrap_or_else(|| {
-        let password = generate_password();
-        println!(
-            "CORE_API_AUTH_PASSWORD is not set; generated password for {username:?}: {password}"
-        );
-        password
-    });
-    let mut builder = JwtLoginLayer::builder()
-        .user(username.clone(), Password::plain(password))
-        .optional_auth_path("/api");
-    if let Some(secret) = env("CORE_API_AUTH_JWT_SECRET") {
-        builder = builder.secret(secret);
-    }
-    #[cfg(feature = "jwks-rustls")]
-    if let Some(tenant) = tenant_from_env()? {
-        builder = builder.tenant(tenant);
-    }
-    #[cfg(not(feature = "jwks-rustls"))]
-    if env("CORE_API_AUTH_IDP_ISSUER").is_some() {
-        return Err(
-            "CORE_API_AUTH_IDP_ISSUER is set: run the example with --features jwks-rustls".into(),
-        );
-    }
-    let layer = builder.build()?;
+    let layer = layer_from(env)?;
+    let username = env("CORE_API_AUTH_USERNAME").unwrap_or_else(|| DEFAULT_USERNAME.to_owned());
     println!("listening on http://{address}");
     println!(
         "try: curl -s http://{address}/api/login -H 'Content-Type: application/json' \
@@ -54,56 +43,103 @@ pub fn from_env() -> Result<(JwtLoginLayer, SocketAddr), Box<dyn std::error::Err
     Ok((layer, address))
 }
 
-/// One identity provider tenant (Auth0, or any OpenID Connect issuer) whose access tokens log in
-/// with `POST /api/login` and `Authorization: Bearer <token>`, if `CORE_API_AUTH_IDP_ISSUER` is
-/// set:
-///
-/// | variable | meaning |
-/// |---|---|
-/// | `CORE_API_AUTH_IDP_ISSUER` | the issuer, such as `https://example.eu.auth0.com/` |
-/// | `CORE_API_AUTH_IDP_AUDIENCE` | accepted audiences, comma-separated (required) |
-/// | `CORE_API_AUTH_IDP_USERS` | allowed subjects, comma-separated (required) |
-/// | `CORE_API_AUTH_IDP_JWKS_URL` | the JWKS URL; default `<issuer>.well-known/jwks.json` |
-/// | `CORE_API_AUTH_IDP_DISCOVERY` | `true` to find the JWKS URL by OpenID Connect discovery |
-/// | `CORE_API_AUTH_IDP_INSECURE_LOOPBACK` | `true` to allow `http://127.0.0.1` URLs (tests) |
-#[cfg(feature = "jwks-rustls")]
-pub fn tenant_from_env() -> Result<Option<tower_jwt_login::Tenant>, Box<dyn std::error::Error>> {
-    let Some(issuer) = env("CORE_API_AUTH_IDP_ISSUER") else {
-        return Ok(None);
-    };
-    let list = |name: &str| -> Result<Vec<String>, String> {
-        let values: Vec<String> = env(name)
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned)
-            .collect();
-        if values.is_empty() {
-            return Err(format!(
-                "CORE_API_AUTH_IDP_ISSUER is set, so {name} is required"
-            ));
-        }
-        Ok(values)
-    };
-    let mut tenant = tower_jwt_login::Tenant::new(issuer.clone())
-        .discovery(env("CORE_API_AUTH_IDP_DISCOVERY").as_deref() == Some("true"))
-        .allow_insecure_loopback(
-            env("CORE_API_AUTH_IDP_INSECURE_LOOPBACK").as_deref() == Some("true"),
-        );
-    for audience in list("CORE_API_AUTH_IDP_AUDIENCE")? {
-        tenant = tenant.audience(audience);
-    }
-    for subject in list("CORE_API_AUTH_IDP_USERS")? {
-        tenant = tenant.allow_subject(subject);
-    }
-    if let Some(url) = env("CORE_API_AUTH_IDP_JWKS_URL") {
-        tenant = tenant.jwks_url(url);
-    }
-    println!("identity provider logins from {issuer}");
-    Ok(Some(tenant))
+/// The layer from the variables `lookup` finds, through the path a configuration file takes:
+/// the variables become a JSON document, deserialized into a `JwtLoginConfig`, which builds the
+/// layer. An error names the variable at fault.
+pub fn layer_from(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<JwtLoginLayer, Box<dyn std::error::Error>> {
+    let config: JwtLoginConfig = serde_json::from_value(config_from(&lookup)?)?;
+    config.build().map_err(|error| {
+        let variable = error
+            .field()
+            .and_then(|field| {
+                VARIABLES
+                    .iter()
+                    .find(|(_, f)| *f == field)
+                    .map(|(variable, _)| *variable)
+                    .or_else(|| {
+                        field
+                            .starts_with("tenants")
+                            .then_some("CORE_API_AUTH_IDP_*")
+                    })
+            })
+            .unwrap_or("the configuration");
+        format!("{variable}: {}", error.build_error()).into()
+    })
 }
 
+/// The configuration document the variables describe, with datarhei Core's defaults: user
+/// `admin` with a generated password, a random secret, optional authentication on `GET /api`.
+fn config_from(lookup: &impl Fn(&str) -> Option<String>) -> Result<Value, String> {
+    let username = lookup("CORE_API_AUTH_USERNAME").unwrap_or_else(|| DEFAULT_USERNAME.to_owned());
+    let password = lookup("CORE_API_AUTH_PASSWORD").unwrap_or_else(|| {
+        let password = generate_password();
+        println!(
+            "CORE_API_AUTH_PASSWORD is not set; generated password for {username:?}: {password}"
+        );
+        password
+    });
+    let mut config = json!({
+        "users": [{ "username": username, "password": password }],
+        "optional_auth_paths": ["/api"],
+    });
+    // Without a secret the builder generates a random key: tokens die with the process.
+    if let Some(secret) = lookup("CORE_API_AUTH_JWT_SECRET") {
+        config["secret"] = secret.into();
+    }
+    if let Some(enabled) = boolean(lookup, "CORE_API_AUTH_DISABLE_LOCALHOST")? {
+        config["loopback_bypass"] = enabled.into();
+    }
+    if let Some(issuer) = lookup("CORE_API_AUTH_IDP_ISSUER") {
+        if !cfg!(feature = "jwks-rustls") {
+            return Err(
+                "CORE_API_AUTH_IDP_ISSUER is set: run the example with --features jwks-rustls"
+                    .to_owned(),
+            );
+        }
+        println!("identity provider logins from {issuer}");
+        let mut tenant = json!({
+            "issuer": issuer,
+            "audiences": list(lookup, "CORE_API_AUTH_IDP_AUDIENCE"),
+            "allowed_subjects": list(lookup, "CORE_API_AUTH_IDP_USERS"),
+        });
+        if let Some(url) = lookup("CORE_API_AUTH_IDP_JWKS_URL") {
+            tenant["jwks_url"] = url.into();
+        }
+        if let Some(enabled) = boolean(lookup, "CORE_API_AUTH_IDP_DISCOVERY")? {
+            tenant["discovery"] = enabled.into();
+        }
+        if let Some(enabled) = boolean(lookup, "CORE_API_AUTH_IDP_INSECURE_LOOPBACK")? {
+            tenant["allow_insecure_loopback"] = enabled.into();
+        }
+        config["tenants"] = json!([tenant]);
+    }
+    Ok(config)
+}
+
+/// A comma-separated list; empty entries are dropped.
+fn list(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Vec<String> {
+    lookup(name)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `true` or `false`; anything else is an error rather than a silent `false`.
+fn boolean(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Result<Option<bool>, String> {
+    match lookup(name).as_deref() {
+        None => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(other) => Err(format!("{name}={other:?}: expected true or false")),
+    }
+}
+
+/// An environment variable; empty counts as unset.
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
