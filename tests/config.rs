@@ -177,6 +177,52 @@ async fn a_full_json_configuration_builds_a_layer_that_behaves_as_configured() {
     assert!((29..=30).contains(&retry_after), "{retry_after}");
 }
 
+/// Rolling keys through the configuration: tokens of the previous key stay valid, and are
+/// refused once that key is removed.
+#[tokio::test]
+async fn keys_in_the_configuration_rotate_without_logging_anybody_out() {
+    let config = |signing: (&str, &str), previous: Value| {
+        let mut config = full_config();
+        config.as_object_mut().unwrap().remove("secret");
+        config["signing_key"] = json!({ "kid": signing.0, "secret": signing.1 });
+        config["previous_keys"] = previous;
+        build(config).unwrap()
+    };
+    let november = ("2026-11", "the key of November, 32 bytes long");
+    let december = ("2026-12", "the key of December, 32 bytes long");
+    let before = spawn(Stack::Hyper, config(november, json!([]))).await;
+    let (old, _) = tokens(&login_at(&before, "/auth/login", USER, PASSWORD).await);
+    assert_eq!(
+        serde_json::from_slice::<Value>(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(old.split('.').next().unwrap())
+                .unwrap()
+        )
+        .unwrap()["kid"],
+        "2026-11"
+    );
+
+    let previous = json!([{ "kid": november.0, "secret": november.1 }]);
+    let rotated = spawn(Stack::Hyper, config(december, previous)).await;
+    let (new, _) = tokens(&login_at(&rotated, "/auth/login", USER, PASSWORD).await);
+    for token in [&old, &new] {
+        let reply = get(rotated.addr, "/private/x", Some(token)).await;
+        assert_eq!(reply.inner_sub().as_deref(), Some(USER));
+    }
+
+    let removed = spawn(Stack::Hyper, config(december, json!([]))).await;
+    get(removed.addr, "/private/x", Some(&old))
+        .await
+        .assert_unauthorized();
+    assert_eq!(
+        get(removed.addr, "/private/x", Some(&new))
+            .await
+            .inner_sub()
+            .as_deref(),
+        Some(USER)
+    );
+}
+
 #[tokio::test]
 async fn a_disabled_throttle_in_the_configuration_never_locks_out() {
     let mut config = full_config();
@@ -278,6 +324,10 @@ fn unknown_fields_are_errors_at_every_level() {
             field: "passwd",
         },
         Case {
+            pointer: "/signing_key",
+            field: "id",
+        },
+        Case {
             pointer: "/login_throttle",
             field: "window",
         },
@@ -300,6 +350,7 @@ fn unknown_fields_are_errors_at_every_level() {
     }
     for case in cases {
         let mut config = full_config();
+        config["signing_key"] = json!({ "kid": "k", "secret": SECRET });
         config["tenants"] = json!([{ "issuer": "https://idp.example.com/" }]);
         if case.field == "urll" {
             config["store"] = json!({ "type": "redis", "url": "redis://127.0.0.1/" });
@@ -350,6 +401,17 @@ struct Invalid {
     change: fn(&mut Value),
     field: &'static str,
     error: fn(&BuildError) -> bool,
+}
+
+/// Replaces `secret` with a signing key and two previous keys, all valid.
+fn with_keys(config: &mut Value) {
+    config.as_object_mut().unwrap().remove("secret");
+    config["signing_key"] =
+        json!({ "kid": "2026-12", "secret": "the key of December, 32 bytes long" });
+    config["previous_keys"] = json!([
+        { "kid": "2026-11", "secret": "the key of November, 32 bytes long" },
+        { "kid": "2026-10", "secret": "the key of October, 32 bytes long!" },
+    ]);
 }
 
 fn invalid_cases() -> Vec<Invalid> {
@@ -463,6 +525,58 @@ fn invalid_cases() -> Vec<Invalid> {
             change: |c| c["login_throttle"] = json!({ "first_lockout_seconds": 3600 }),
             field: "login_throttle.first_lockout_seconds",
             error: |e| matches!(e, BuildError::InvalidThrottle { .. }),
+        },
+        Invalid {
+            change: |c| {
+                c["signing_key"] = json!({ "kid": "2026-12", "secret": SECRET });
+            },
+            field: "signing_key",
+            error: |e| matches!(e, BuildError::ConflictingKeys),
+        },
+        Invalid {
+            change: |c| c["previous_keys"] = json!([{ "kid": "2026-11", "secret": SECRET }]),
+            field: "previous_keys",
+            error: |e| matches!(e, BuildError::PreviousKeyNeedsKeyId),
+        },
+        Invalid {
+            change: |c| {
+                with_keys(c);
+                c["signing_key"]["secret"] = json!("short");
+            },
+            field: "signing_key.secret",
+            error: |e| matches!(e, BuildError::SecretTooShort { len: 5 }),
+        },
+        Invalid {
+            change: |c| {
+                with_keys(c);
+                c["previous_keys"][1]["secret"] = json!("short");
+            },
+            field: "previous_keys[1].secret",
+            error: |e| matches!(e, BuildError::SecretTooShort { len: 5 }),
+        },
+        Invalid {
+            change: |c| {
+                with_keys(c);
+                c["signing_key"]["kid"] = json!("");
+            },
+            field: "signing_key.kid",
+            error: |e| matches!(e, BuildError::InvalidKeyId { .. }),
+        },
+        Invalid {
+            change: |c| {
+                with_keys(c);
+                c["previous_keys"][1]["kid"] = json!("a\"b");
+            },
+            field: "previous_keys[1].kid",
+            error: |e| matches!(e, BuildError::InvalidKeyId { .. }),
+        },
+        Invalid {
+            change: |c| {
+                with_keys(c);
+                c["previous_keys"][1]["kid"] = json!("2026-12");
+            },
+            field: "previous_keys[1].kid",
+            error: |e| matches!(e, BuildError::DuplicateKeyId { kid } if kid == "2026-12"),
         },
     ];
     if cfg!(feature = "jwks") {

@@ -177,6 +177,17 @@ async fn the_configuration_file_form_prints_no_secret_password_or_redis_password
     assert_clean("JwtLoginConfig Debug", &debug, &[REDIS_PASSWORD]);
     assert!(debug.contains("[redacted]"), "{debug}");
     assert!(debug.contains(USER), "usernames are not secret: {debug}");
+    let rotating: tower_jwt_login::JwtLoginConfig = serde_json::from_value(serde_json::json!({
+        "users": [{ "username": USER, "password": PASSWORD }],
+        "signing_key": { "kid": "new", "secret": SECRET_MARKER },
+        "previous_keys": [{ "kid": "old", "secret": PASSWORD_MARKER }],
+    }))
+    .unwrap();
+    assert_clean(
+        "JwtLoginConfig Debug with keys",
+        &format!("{rotating:?} {rotating:#?}"),
+        &[],
+    );
 
     // Errors of such a configuration: a short secret, a plain password where a hash belongs,
     // a Redis URL that is not one.

@@ -31,6 +31,8 @@ use crate::throttle::LoginThrottle;
 /// | `realm` | string | [`realm`](JwtLoginBuilder::realm) |
 /// | `users` | array of `{"username", "password"}` or `{"username", "password_hash"}` (argon2id PHC) | [`user`](JwtLoginBuilder::user) |
 /// | `secret` | string, at least 32 bytes | [`secret`](JwtLoginBuilder::secret) |
+/// | `signing_key` | `{"kid", "secret"}`, instead of `secret` | [`signing_key`](JwtLoginBuilder::signing_key) |
+/// | `previous_keys` | array of `{"kid", "secret"}` | [`previous_key`](JwtLoginBuilder::previous_key) |
 /// | `access_token_lifetime_seconds` | integer | [`access_token_lifetime`](JwtLoginBuilder::access_token_lifetime) |
 /// | `refresh_token_lifetime_seconds` | integer | [`refresh_token_lifetime`](JwtLoginBuilder::refresh_token_lifetime) |
 /// | `leeway_seconds` | integer | [`leeway`](JwtLoginBuilder::leeway) |
@@ -44,7 +46,7 @@ use crate::throttle::LoginThrottle;
 /// | `store` | `{"type": "memory", "max_entries"}`, or `{"type": "redis", "url", "key_prefix", "timeout_milliseconds", "max_revoked_access_tokens"}` (feature `redis`) | [`store`](JwtLoginBuilder::store) |
 /// | `tenants` | array of `{"issuer", "audiences", "allowed_subjects", "jwks_url", "discovery", "allow_insecure_loopback", "refresh_interval_seconds"}` (feature `jwks`) | [`tenant`](JwtLoginBuilder::tenant) |
 ///
-/// The secret, the passwords, the password hashes and the Redis URL (which may carry a
+/// The secrets, the passwords, the password hashes and the Redis URL (which may carry a
 /// password) are printed as `[redacted]` by `Debug`, and zeroed when the configuration is
 /// dropped (copies the deserializer itself made, such as the file's text, are the app's).
 ///
@@ -78,6 +80,9 @@ pub struct JwtLoginConfig {
     #[serde(default)]
     users: Vec<UserEntry>,
     secret: Option<Secret>,
+    signing_key: Option<KeySettings>,
+    #[serde(default)]
+    previous_keys: Vec<KeySettings>,
     access_token_lifetime_seconds: Option<u64>,
     refresh_token_lifetime_seconds: Option<u64>,
     leeway_seconds: Option<u64>,
@@ -152,6 +157,12 @@ impl JwtLoginConfig {
         }
         if let Some(secret) = &self.secret {
             builder = builder.secret(secret.0.as_bytes());
+        }
+        if let Some(key) = &self.signing_key {
+            builder = builder.signing_key(key.kid.as_str(), key.secret.0.as_bytes());
+        }
+        for key in &self.previous_keys {
+            builder = builder.previous_key(key.kid.as_str(), key.secret.0.as_bytes());
         }
         if let Some(seconds) = self.access_token_lifetime_seconds {
             builder = builder.access_token_lifetime(Duration::from_secs(seconds));
@@ -235,6 +246,14 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")
     }
+}
+
+/// `signing_key`, or one entry of `previous_keys`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeySettings {
+    kid: String,
+    secret: Secret,
 }
 
 /// One entry of `users`: exactly one of `password` and `password_hash`.
@@ -435,8 +454,14 @@ impl TenantSettings {
 }
 
 /// What is needed to trace a [`BuildError`] back to its field, kept before the configuration is
-/// consumed. It holds no secret: only usernames, paths, issuers and numbers.
+/// consumed. It holds no secret: only usernames, key ids, key lengths, paths, issuers and
+/// numbers.
 struct Fields {
+    /// The length of `secret`.
+    secret: Option<usize>,
+    /// `signing_key` then `previous_keys`, as (field, kid, secret length), in the order the
+    /// builder checks them.
+    keys: Vec<(String, String, usize)>,
     /// Each user's name, and whether its password is a hash.
     users: Vec<(String, bool)>,
     /// Each configured path with its field name, in the order the builder checks them.
@@ -471,7 +496,22 @@ impl Fields {
             config.protected_prefixes.as_deref().unwrap_or_default(),
         ));
         paths.extend(listed("optional_auth_paths", &config.optional_auth_paths));
+        let keys = config
+            .signing_key
+            .iter()
+            .map(|key| ("signing_key".to_owned(), key))
+            .chain(
+                config
+                    .previous_keys
+                    .iter()
+                    .enumerate()
+                    .map(|(i, key)| (format!("previous_keys[{i}]"), key)),
+            )
+            .map(|(field, key)| (field, key.kid.clone(), key.secret.0.len()))
+            .collect();
         Self {
+            secret: config.secret.as_ref().map(|secret| secret.0.len()),
+            keys,
             users: config
                 .users
                 .iter()
@@ -495,8 +535,26 @@ impl Fields {
                 .position(wanted)
                 .map(|i| format!("users[{i}].{field}"))
         };
+        let key = |wanted: &dyn Fn(&(String, String, usize)) -> bool, field: &str| {
+            self.keys
+                .iter()
+                .find(|key| wanted(key))
+                .map(|(name, _, _)| format!("{name}.{field}"))
+        };
         match error {
-            BuildError::SecretTooShort { .. } => Some("secret".to_owned()),
+            BuildError::SecretTooShort { len } => match self.secret {
+                Some(secret) if secret == *len => Some("secret".to_owned()),
+                _ => key(&|(_, _, secret)| secret == len, "secret"),
+            },
+            BuildError::InvalidKeyId { kid } => key(&|(_, id, _)| id == kid, "kid"),
+            BuildError::DuplicateKeyId { kid } => self
+                .keys
+                .iter()
+                .filter(|(_, id, _)| id == kid)
+                .nth(1)
+                .map(|(name, _, _)| format!("{name}.kid")),
+            BuildError::PreviousKeyNeedsKeyId => Some("previous_keys".to_owned()),
+            BuildError::ConflictingKeys => Some("signing_key".to_owned()),
             BuildError::NoUsers => Some("users".to_owned()),
             BuildError::DuplicateUser { username } => self
                 .users
