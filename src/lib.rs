@@ -33,6 +33,8 @@
 //! - **Logs and metrics**: `tracing` events (rejections at `debug`, never a secret), and counters
 //!   through the `metrics` facade (feature `metrics`).
 //! - **Verification outside HTTP**: [`JwtLoginLayer::verify_access_token`].
+//! - **Configuration files**: [`JwtLoginConfig`], the whole configuration as a `serde` type for
+//!   your app's own file, with errors that name the field at fault.
 //!
 //! | feature | default | what |
 //! |---|---|---|
