@@ -97,17 +97,37 @@ fn is_under(path: &str, prefix: &str) -> bool {
         && (path.len() == prefix.len() || path[prefix.len()] == b'/')
 }
 
-/// Whether a path needs normalising before it can be compared.
+/// Whether a path needs normalising before it can be compared: it does not start with `/`, or
+/// has a `%`, `;`, `\` or non-ASCII byte, an empty segment (`//`), or a `.` or `..` segment.
+///
+/// One pass over the bytes, because this runs for every request, including the ones the layer
+/// only passes on: separate scans (`contains("//")` builds a substring searcher, `split`
+/// another) were half of the pass-through overhead (BENCHMARKS.md).
 fn needs_normalizing(path: &str) -> bool {
-    let bytes = path.as_bytes();
-    bytes.first() != Some(&b'/')
-        || bytes
-            .iter()
-            .any(|&b| matches!(b, b'%' | b';' | b'\\') || !b.is_ascii())
-        || path.contains("//")
-        || path
-            .split('/')
-            .any(|segment| segment == "." || segment == "..")
+    let Some((&b'/', rest)) = path.as_bytes().split_first() else {
+        return true;
+    };
+    // The length of the segment read so far, and whether it holds only dots.
+    let mut segment_len = 0usize;
+    let mut only_dots = true;
+    for &b in rest {
+        match b {
+            b'/' => {
+                if segment_len == 0 || (only_dots && segment_len <= 2) {
+                    return true;
+                }
+                segment_len = 0;
+                only_dots = true;
+            }
+            b'%' | b';' | b'\\' | 0x80.. => return true,
+            _ => {
+                segment_len += 1;
+                only_dots &= b == b'.';
+            }
+        }
+    }
+    // The last segment: empty (a trailing `/`) is fine, `.` and `..` are not.
+    segment_len != 0 && only_dots && segment_len <= 2
 }
 
 /// The path as a server that decodes it would see it: percent-decoded (invalid escapes kept as
@@ -248,6 +268,39 @@ mod tests {
             "/api/login/",
         ] {
             assert_eq!(routes.classify(path), Route::PassThrough, "{path}");
+        }
+    }
+
+    /// The rule as it reads in words, one scan per clause: what the single pass must agree with.
+    fn needs_normalizing_spelled_out(path: &str) -> bool {
+        !path.starts_with('/')
+            || path
+                .bytes()
+                .any(|b| matches!(b, b'%' | b';' | b'\\') || !b.is_ascii())
+            || path.contains("//")
+            || path.split('/').any(|segment| segment == "." || segment == "..")
+    }
+
+    #[test]
+    fn single_pass_check_agrees_with_the_rule_on_every_short_path() {
+        let alphabet = ["/", ".", "a", "%", ";", "\\", "é", ""];
+        let mut paths = vec![String::new()];
+        for _ in 0..6 {
+            let longer: Vec<String> = paths
+                .iter()
+                .flat_map(|p| alphabet.iter().map(move |c| format!("{p}{c}")))
+                .collect();
+            paths = longer;
+            paths.sort();
+            paths.dedup();
+        }
+        assert!(paths.len() > 100_000);
+        for path in &paths {
+            assert_eq!(
+                needs_normalizing(path),
+                needs_normalizing_spelled_out(path),
+                "{path:?}"
+            );
         }
     }
 
