@@ -9,11 +9,9 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 
-use super::{Claims, TokenUse};
+use super::{Claims, TokenUse, base64url};
 use crate::error::Rejection;
 use crate::keys::{KeySet, MAX_KID_LEN};
 
@@ -26,8 +24,9 @@ pub(crate) const MAX_TOKEN_LEN: usize = 4096;
 const MAX_HEADER_B64_LEN: usize = 256;
 
 /// Payloads up to this size decode into a stack buffer; larger ones (rare, and bounded by
-/// [`MAX_TOKEN_LEN`]) into the heap.
-const STACK_PAYLOAD_LEN: usize = 768;
+/// [`MAX_TOKEN_LEN`]) into the heap. Ours decode to about 170 bytes plus the username; the
+/// buffer is zeroed on every verification, so it is not made larger than that needs.
+const STACK_PAYLOAD_LEN: usize = 512;
 
 /// How far in the future `iat` may be before a token counts as not yet valid: enough for clock
 /// skew between replicas, far less than any sane token lifetime.
@@ -83,19 +82,18 @@ impl TokenVerifier {
         }
 
         // Only authenticated bytes are parsed as claims.
+        let json_len = base64url::decoded_len(payload.len()).ok_or(Rejection::MalformedToken)?;
         let mut stack = [0u8; STACK_PAYLOAD_LEN];
         let mut heap = Vec::new();
-        let buf: &mut [u8] = if payload.len() / 4 * 3 + 3 <= STACK_PAYLOAD_LEN {
+        let buf: &mut [u8] = if json_len <= STACK_PAYLOAD_LEN {
             &mut stack
         } else {
-            heap.resize(payload.len() / 4 * 3 + 3, 0);
+            heap.resize(json_len, 0);
             &mut heap
         };
-        let len = URL_SAFE_NO_PAD
-            .decode_slice(payload, buf)
-            .map_err(|_| Rejection::MalformedToken)?;
+        let len = base64url::decode(payload, buf).ok_or(Rejection::MalformedToken)?;
         let json = &buf[..len];
-        let raw = match parse_canonical(json) {
+        let raw = match parse_canonical(json, self.issuer.len()) {
             Some(raw) => raw,
             None => serde_json::from_slice(json).map_err(|_| Rejection::InvalidClaims)?,
         };
@@ -146,11 +144,42 @@ impl TokenVerifier {
     }
 }
 
-/// Splits a compact JWS into its three segments; `None` unless there are exactly two dots.
+/// Splits a compact JWS into its three segments; `None` unless there are exactly two dots and
+/// the token is UTF-8.
 fn split(token: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
-    // Every token that reaches here is text (a `&str`, or a bearer token the header parser
-    // checked is ASCII), and `str` searches for a character are word-at-a-time memchr: a
-    // byte-at-a-time search through the payload cost a quarter of a verification (BENCHMARKS.md).
+    // The usual shape: a 43-character HS256 signature after the second dot, and everything
+    // ASCII. Checked with one branch-free pass instead of the searches of `split_general`,
+    // which were a tenth of a verification (BENCHMARKS.md). Anything else, however odd, is left
+    // to `split_general`, so the two cannot disagree (a test checks they do not).
+    if let Some(second_dot) = token.len().checked_sub(44)
+        && token[second_dot] == b'.'
+        && let Some(first_dot) = token[..second_dot].iter().position(|&b| b == b'.')
+        && first_dot != 0
+        && first_dot + 1 != second_dot
+        && is_ascii_without_dots(&token[first_dot + 1..second_dot])
+        && is_ascii_without_dots(&token[second_dot + 1..])
+        && token[..first_dot].is_ascii()
+    {
+        return Some((
+            &token[..first_dot],
+            &token[first_dot + 1..second_dot],
+            &token[second_dot + 1..],
+        ));
+    }
+    split_general(token)
+}
+
+/// Whether `bytes` are all ASCII and none is a dot. Without an early exit, so that it
+/// vectorises; the input is bounded by [`MAX_TOKEN_LEN`].
+fn is_ascii_without_dots(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .fold(0u8, |seen, &b| seen | (b & 0x80) | u8::from(b == b'.'))
+        == 0
+}
+
+/// [`split`] for any token: searches for the dots.
+fn split_general(token: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
     let token = std::str::from_utf8(token).ok()?;
     let (header, rest) = token.split_once('.')?;
     let (payload, signature) = rest.split_once('.')?;
@@ -165,10 +194,9 @@ fn decode_signature(signature: &[u8]) -> Option<[u8; 32]> {
     if signature.len() != 43 {
         return None;
     }
-    // The engine's length estimate rounds up to whole quanta, so it wants 33 bytes of room.
-    let mut buf = [0u8; 33];
-    let len = URL_SAFE_NO_PAD.decode_slice(signature, &mut buf).ok()?;
-    (len == 32).then(|| buf[..32].try_into().expect("32 bytes"))
+    let mut tag = [0u8; 32];
+    base64url::decode(signature, &mut tag)?;
+    Some(tag)
 }
 
 /// Checks a header that is not byte for byte one of ours: it must be a JSON object with `alg`
@@ -178,10 +206,8 @@ fn check_foreign_header(header: &[u8]) -> Result<Option<String>, Rejection> {
     if header.len() > MAX_HEADER_B64_LEN {
         return Err(Rejection::UnsupportedHeader);
     }
-    let mut buf = [0u8; MAX_HEADER_B64_LEN / 4 * 3 + 3];
-    let len = URL_SAFE_NO_PAD
-        .decode_slice(header, &mut buf)
-        .map_err(|_| Rejection::MalformedToken)?;
+    let mut buf = [0u8; MAX_HEADER_B64_LEN / 4 * 3];
+    let len = base64url::decode(header, &mut buf).ok_or(Rejection::MalformedToken)?;
     serde_json::from_slice::<AcceptedHeader>(&buf[..len])
         .map(|header| header.kid)
         .map_err(|_| Rejection::UnsupportedHeader)
@@ -197,9 +223,13 @@ fn check_foreign_header(header: &[u8]) -> Result<Option<String>, Rejection> {
 /// leading zero that fit an `i64`, nothing after the object. Anything else, including every
 /// malformed payload, returns `None` and is judged by the serde path alone; a test checks the
 /// two agree on every mutation of a canonical payload.
-fn parse_canonical(json: &[u8]) -> Option<RawClaims<'_>> {
+///
+/// `issuer_len` is the length of the configured issuer, the expected length of `iss`: a guess
+/// that saves searching for the closing quote when right, and costs nothing when wrong.
+fn parse_canonical(json: &[u8], issuer_len: usize) -> Option<RawClaims<'_>> {
     // serde refuses invalid UTF-8 inside strings, and any non-ASCII byte outside them is a
     // syntax error: requiring the whole payload to be UTF-8 accepts nothing serde refuses.
+    // (Checking each string instead costs more: four calls on short strings.)
     let json = std::str::from_utf8(json).ok()?;
     let rest = json.strip_prefix(r#"{"exi":"#)?;
     let (exi, rest) = canonical_integer(rest)?;
@@ -208,13 +238,13 @@ fn parse_canonical(json: &[u8]) -> Option<RawClaims<'_>> {
     let rest = rest.strip_prefix(r#","iat":"#)?;
     let (iat, rest) = canonical_integer(rest)?;
     let rest = rest.strip_prefix(r#","iss":""#)?;
-    let (iss, rest) = canonical_string(rest)?;
+    let (iss, rest) = canonical_string(rest, issuer_len)?;
     let rest = rest.strip_prefix(r#","jti":""#)?;
-    let (jti, rest) = canonical_string(rest)?;
+    let (jti, rest) = canonical_string(rest, UUID_LEN)?;
     let rest = rest.strip_prefix(r#","sub":""#)?;
-    let (sub, rest) = canonical_string(rest)?;
+    let (sub, rest) = canonical_string(rest, 0)?;
     let rest = rest.strip_prefix(r#","usefor":""#)?;
-    let (usefor, rest) = canonical_string(rest)?;
+    let (usefor, rest) = canonical_string(rest, TokenUse::Access.as_str().len())?;
     if rest != "}" {
         return None;
     }
@@ -248,16 +278,37 @@ fn canonical_integer(input: &str) -> Option<(i64, &str)> {
     Some((value, &input[digits..]))
 }
 
+/// The length of a hyphenated UUID, the `jti` of our tokens.
+const UUID_LEN: usize = 36;
+
 /// The contents of a JSON string at the start of `input` up to its closing quote (consumed),
-/// if it has no escape and no control character; and what follows it.
-fn canonical_string(input: &str) -> Option<(&str, &str)> {
-    // One pass: stop at the closing quote, give up at an escape or a control character.
-    let end = input
-        .bytes()
-        .position(|b| b == b'"' || b == b'\\' || b < 0x20)?;
+/// if they have no escape and no control character; and what follows it.
+///
+/// `expected_len` is a guess at the length of the contents. Searching byte by byte for the
+/// closing quote was a tenth of a verification (BENCHMARKS.md); when the guess is right, one
+/// pass without an early exit (which vectorises) checks there is no earlier quote instead.
+/// When it is wrong, the search runs: the answer is the same either way.
+fn canonical_string(input: &str, expected_len: usize) -> Option<(&str, &str)> {
+    let bytes = input.as_bytes();
+    let end = if bytes.get(expected_len) == Some(&b'"')
+        && bytes[..expected_len].iter().fold(true, |plain, &b| {
+            plain & (b != b'"') & (b != b'\\') & (b >= 0x20)
+        }) {
+        expected_len
+    } else {
+        let end = bytes.iter().position(|&b| b == b'"')?;
+        // An escape before the first quote may be escaping it: not ours to read.
+        if !bytes[..end]
+            .iter()
+            .fold(true, |plain, &b| plain & (b != b'\\') & (b >= 0x20))
+        {
+            return None;
+        }
+        end
+    };
     // `end` is at an ASCII byte, so a character boundary.
     let (contents, rest) = input.split_at(end);
-    Some((contents, rest.strip_prefix('"')?))
+    Some((contents, &rest[1..]))
 }
 
 /// A string that borrows from the input when it has no escapes, so that verifying one of our
@@ -434,26 +485,33 @@ mod fast_path_tests {
     }
 
     /// The fast path must read a payload exactly as serde does, or leave it to serde.
+    /// With the issuer's length guessed right, wrong and not at all (the other strings' guesses
+    /// are fixed: a UUID's length and `"access"`'s).
     fn assert_agrees(json: &[u8]) {
-        if let Some(fast) = parse_canonical(json).map(read) {
-            assert_eq!(
-                Some(fast),
-                serde(json),
-                "{:?}",
-                String::from_utf8_lossy(json)
-            );
+        for issuer_len in [ISSUER_LEN, 1, 0] {
+            if let Some(fast) = parse_canonical(json, issuer_len).map(read) {
+                assert_eq!(
+                    Some(fast),
+                    serde(json),
+                    "{:?}",
+                    String::from_utf8_lossy(json)
+                );
+            }
         }
     }
+
+    const ISSUER_LEN: usize = "datarhei-core".len();
 
     const CANONICAL: &[u8] = br#"{"exi":600,"exp":1700000600,"iat":1700000000,"iss":"datarhei-core","jti":"0b5e3a5c-8e1f-4b4e-9d3a-2f0f7a0c1d2e","sub":"admin","usefor":"access"}"#;
 
     #[test]
     fn issued_payload_takes_the_fast_path_and_reads_as_serde_reads_it() {
-        let fast = parse_canonical(CANONICAL).map(read);
+        let fast = parse_canonical(CANONICAL, ISSUER_LEN).map(read);
+        assert_eq!(fast, parse_canonical(CANONICAL, 0).map(read));
         assert!(fast.is_some());
         assert_eq!(fast, serde(CANONICAL));
         let unicode = r#"{"exi":0,"exp":9223372036854775807,"iat":0,"iss":"r","jti":"j","sub":"zoë ☃","usefor":"refresh"}"#;
-        assert!(parse_canonical(unicode.as_bytes()).is_some());
+        assert!(parse_canonical(unicode.as_bytes(), ISSUER_LEN).is_some());
         assert_agrees(unicode.as_bytes());
     }
 
@@ -473,7 +531,9 @@ mod fast_path_tests {
             br#"{"exp":1,"exi":600,"iat":1,"iss":"i","jti":"j","sub":"s","usefor":"access"}"#,
         ] {
             assert!(
-                parse_canonical(json).is_none(),
+                [ISSUER_LEN, 1, 0]
+                    .iter()
+                    .all(|&issuer_len| parse_canonical(json, issuer_len).is_none()),
                 "{:?}",
                 String::from_utf8_lossy(json)
             );
@@ -507,7 +567,7 @@ mod fast_path_tests {
 
 #[cfg(test)]
 mod split_tests {
-    use super::split;
+    use super::{split, split_general};
 
     #[test]
     fn split_accepts_exactly_two_dots_around_non_empty_header_and_payload() {
@@ -530,6 +590,31 @@ mod split_tests {
             b"h.\xff.s",
         ] {
             assert_eq!(split(token), None, "{:?}", String::from_utf8_lossy(token));
+        }
+    }
+
+    /// The fast path of `split` answers exactly what the general search does, on a genuine
+    /// token and on every single-byte change of it.
+    #[test]
+    fn fast_split_agrees_with_the_general_search() {
+        let token = format!("{}.{}.{}", "h".repeat(36), "p".repeat(200), "s".repeat(43));
+        let token = token.as_bytes();
+        assert!(split(token).is_some());
+        for at in 0..token.len() {
+            for byte in [b'.', b'a', b'\xff', b'\xc3', b' ', 0] {
+                let mut changed = token.to_vec();
+                changed[at] = byte;
+                assert_eq!(split(&changed), split_general(&changed), "{at} {byte}");
+                changed.remove(at);
+                assert_eq!(split(&changed), split_general(&changed), "{at} removed");
+            }
+        }
+        for token in [
+            &b".p.sssssssssssssssssssssssssssssssssssssssssss"[..],
+            b"h..sssssssssssssssssssssssssssssssssssssssssss",
+            b"h.p.ss\xc3\xa9sssssssssssssssssssssssssssssssssssssss",
+        ] {
+            assert_eq!(split(token), split_general(token), "{token:?}");
         }
     }
 }
