@@ -1,6 +1,5 @@
 //! Credential validators: what turns a login request into a subject.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use argon2::{Argon2, PasswordHash, PasswordVerifier as _};
@@ -87,7 +86,10 @@ impl Verifier {
 /// The configured local users.
 #[derive(Clone)]
 pub(crate) struct LocalUsers {
-    users: HashMap<Box<str>, Verifier>,
+    /// Sorted by username, searched by bisection: every protected request looks its subject up
+    /// here, and a `HashMap` hashed it with SipHash first, which protects against keys an
+    /// attacker inserts (these are configured) and cost more than the search.
+    users: Box<[(Box<str>, Verifier)]>,
     /// Checked when the username is unknown, so that an unknown user costs what a known one
     /// does: an argon2 hash if any user has one, a digest comparison otherwise.
     dummy: Verifier,
@@ -98,7 +100,7 @@ impl LocalUsers {
         if users.is_empty() {
             return Err(BuildError::NoUsers);
         }
-        let mut map = HashMap::with_capacity(users.len());
+        let mut sorted: Vec<(Box<str>, Verifier)> = Vec::with_capacity(users.len());
         let mut dummy = Verifier::Plain(Sha256::digest(b"\0dummy\0").into());
         for (username, password) in users {
             if username.is_empty() {
@@ -120,26 +122,38 @@ impl LocalUsers {
             if verifier.is_expensive() && !dummy.is_expensive() {
                 dummy = verifier.clone();
             }
-            if map
-                .insert(username.clone().into_boxed_str(), verifier)
-                .is_some()
-            {
-                return Err(BuildError::DuplicateUser { username });
-            }
+            sorted.push((username.into_boxed_str(), verifier));
         }
-        Ok(Self { users: map, dummy })
+        sorted.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+        if let Some(pair) = sorted.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+            return Err(BuildError::DuplicateUser {
+                username: pair[0].0.to_string(),
+            });
+        }
+        Ok(Self {
+            users: sorted.into_boxed_slice(),
+            dummy,
+        })
+    }
+
+    /// The verifier of a configured user.
+    fn get(&self, username: &str) -> Option<&Verifier> {
+        self.users
+            .binary_search_by(|(name, _)| (**name).cmp(username))
+            .ok()
+            .map(|at| &self.users[at].1)
     }
 
     /// Whether `username` is a configured user.
     #[inline]
     pub(crate) fn contains(&self, username: &str) -> bool {
-        self.users.contains_key(username)
+        self.get(username).is_some()
     }
 
     /// Whether the password is right for the user. Takes the same time for an unknown user as
     /// for a wrong password (see `dummy`).
     pub(crate) fn check(&self, username: &str, password: &[u8]) -> bool {
-        match self.users.get(username) {
+        match self.get(username) {
             Some(verifier) => verifier.matches(password),
             None => {
                 // The outcome is discarded: the work is done only for its duration.
@@ -152,17 +166,17 @@ impl LocalUsers {
     /// Whether checking a password for this user may take long enough (argon2) to belong on a
     /// blocking thread rather than on an async worker.
     pub(crate) fn is_expensive(&self, username: &str) -> bool {
-        self.users
-            .get(username)
-            .unwrap_or(&self.dummy)
-            .is_expensive()
+        self.get(username).unwrap_or(&self.dummy).is_expensive()
     }
 }
 
 impl fmt::Debug for LocalUsers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LocalUsers")
-            .field("usernames", &self.users.keys().collect::<Vec<_>>())
+            .field(
+                "usernames",
+                &self.users.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -244,6 +258,29 @@ mod tests {
             LocalUsers::new(vec![("a".into(), Password::phc(argon2i))]).unwrap_err(),
             BuildError::InvalidPasswordHash { .. }
         ));
+    }
+
+    #[test]
+    fn every_configured_user_is_found_and_nobody_else() {
+        let names = ["mallory", "admin", "zoë", "bob", "Admin2", "a", "carol"];
+        let users = LocalUsers::new(
+            names
+                .iter()
+                .map(|name| ((*name).to_owned(), Password::plain(format!("pw of {name}"))))
+                .collect(),
+        )
+        .unwrap();
+        for name in names {
+            assert!(users.contains(name), "{name}");
+            assert!(
+                users.check(name, format!("pw of {name}").as_bytes()),
+                "{name}"
+            );
+        }
+        for stranger in ["", "Admin", "admin ", "zoe", "b", "mallory2", "\0"] {
+            assert!(!users.contains(stranger), "{stranger:?}");
+            assert!(!users.check(stranger, b"pw of admin"), "{stranger:?}");
+        }
     }
 
     #[test]
