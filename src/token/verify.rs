@@ -13,7 +13,7 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use super::{Claims, TokenUse, base64url};
 use crate::error::Rejection;
-use crate::keys::{KeySet, MAX_KID_LEN};
+use crate::keys::{HEADER_B64, KeySet, MAX_KID_LEN};
 
 /// The longest token looked at. Tokens this crate issues are about 350 bytes; anything much
 /// longer is refused before any decoding, so an attacker cannot make us do work proportional to
@@ -147,26 +147,41 @@ impl TokenVerifier {
 /// Splits a compact JWS into its three segments; `None` unless there are exactly two dots and
 /// the token is UTF-8.
 fn split(token: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
-    // The usual shape: a 43-character HS256 signature after the second dot, and everything
-    // ASCII. Checked with one branch-free pass instead of the searches of `split_general`,
-    // which were a tenth of a verification (BENCHMARKS.md). Anything else, however odd, is left
-    // to `split_general`, so the two cannot disagree (a test checks they do not).
-    if let Some(second_dot) = token.len().checked_sub(44)
-        && token[second_dot] == b'.'
-        && let Some(first_dot) = token[..second_dot].iter().position(|&b| b == b'.')
-        && first_dot != 0
-        && first_dot + 1 != second_dot
-        && is_ascii_without_dots(&token[first_dot + 1..second_dot])
-        && is_ascii_without_dots(&token[second_dot + 1..])
-        && token[..first_dot].is_ascii()
-    {
-        return Some((
-            &token[..first_dot],
-            &token[first_dot + 1..second_dot],
-            &token[second_dot + 1..],
-        ));
+    split_usual(token).or_else(|| split_general(token))
+}
+
+/// [`split`] for the usual shape: a 43-character HS256 signature after the second dot, and
+/// everything ASCII; `None` for anything else, however odd, which is left to `split_general`,
+/// so the two cannot disagree (a test checks they do not). Checked with passes without an early
+/// exit instead of the searches of `split_general`, which were a tenth of a verification
+/// (BENCHMARKS.md).
+fn split_usual(token: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+    let second_dot = token.len().checked_sub(44)?;
+    if token[second_dot] != b'.' {
+        return None;
     }
-    split_general(token)
+    // Tokens signed with a key without an id have a header of known length: guess it first.
+    let first_dot = if token.get(HEADER_B64.len()) == Some(&b'.')
+        && is_ascii_without_dots(&token[..HEADER_B64.len()])
+    {
+        HEADER_B64.len()
+    } else {
+        let first_dot = token[..second_dot].iter().position(|&b| b == b'.')?;
+        if !token[..first_dot].is_ascii() {
+            return None;
+        }
+        first_dot
+    };
+    let (header, payload, signature) = (
+        &token[..first_dot],
+        token.get(first_dot + 1..second_dot)?,
+        &token[second_dot + 1..],
+    );
+    (!header.is_empty()
+        && !payload.is_empty()
+        && is_ascii_without_dots(payload)
+        && is_ascii_without_dots(signature))
+    .then_some((header, payload, signature))
 }
 
 /// Whether `bytes` are all ASCII and none is a dot. Without an early exit, so that it
@@ -264,17 +279,21 @@ fn parse_canonical(json: &[u8], issuer_len: usize) -> Option<RawClaims<'_>> {
 /// that fits an `i64`, and what follows it.
 fn canonical_integer(input: &str) -> Option<(i64, &str)> {
     let bytes = input.as_bytes();
-    let mut value: i64 = 0;
-    let mut digits = 0;
-    while let Some(&b) = bytes.get(digits)
-        && b.is_ascii_digit()
-    {
-        value = value.checked_mul(10)?.checked_add(i64::from(b - b'0'))?;
-        digits += 1;
-    }
+    let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
     if digits == 0 || (bytes[0] == b'0' && digits > 1) {
         return None;
     }
+    // Eighteen digits always fit an `i64`: only longer numbers need overflow checks, which
+    // otherwise cost a branch per digit.
+    let value = if digits <= 18 {
+        bytes[..digits]
+            .iter()
+            .fold(0i64, |value, &b| value * 10 + i64::from(b - b'0'))
+    } else {
+        bytes[..digits].iter().try_fold(0i64, |value, &b| {
+            value.checked_mul(10)?.checked_add(i64::from(b - b'0'))
+        })?
+    };
     Some((value, &input[digits..]))
 }
 
@@ -568,6 +587,7 @@ mod fast_path_tests {
 #[cfg(test)]
 mod split_tests {
     use super::{split, split_general};
+    use crate::keys::HEADER_B64;
 
     #[test]
     fn split_accepts_exactly_two_dots_around_non_empty_header_and_payload() {
@@ -593,26 +613,40 @@ mod split_tests {
         }
     }
 
-    /// The fast path of `split` answers exactly what the general search does, on a genuine
-    /// token and on every single-byte change of it.
+    /// The fast path of `split` answers exactly what the general search does, on genuine
+    /// shapes (with the usual header length and others) and on every single-byte change and
+    /// deletion of them.
     #[test]
     fn fast_split_agrees_with_the_general_search() {
-        let token = format!("{}.{}.{}", "h".repeat(36), "p".repeat(200), "s".repeat(43));
-        let token = token.as_bytes();
-        assert!(split(token).is_some());
-        for at in 0..token.len() {
-            for byte in [b'.', b'a', b'\xff', b'\xc3', b' ', 0] {
-                let mut changed = token.to_vec();
-                changed[at] = byte;
-                assert_eq!(split(&changed), split_general(&changed), "{at} {byte}");
-                changed.remove(at);
-                assert_eq!(split(&changed), split_general(&changed), "{at} removed");
+        for header_len in [
+            HEADER_B64.len(),
+            20,
+            HEADER_B64.len() - 1,
+            HEADER_B64.len() + 1,
+        ] {
+            let token = format!(
+                "{}.{}.{}",
+                "h".repeat(header_len),
+                "p".repeat(60),
+                "s".repeat(43)
+            );
+            let token = token.as_bytes();
+            assert!(split(token).is_some());
+            for at in 0..token.len() {
+                for byte in [b'.', b'a', b'\xff', b'\xc3', b' ', 0] {
+                    let mut changed = token.to_vec();
+                    changed[at] = byte;
+                    assert_eq!(split(&changed), split_general(&changed), "{at} {byte}");
+                    changed.remove(at);
+                    assert_eq!(split(&changed), split_general(&changed), "{at} removed");
+                }
             }
         }
         for token in [
             &b".p.sssssssssssssssssssssssssssssssssssssssssss"[..],
             b"h..sssssssssssssssssssssssssssssssssssssssssss",
             b"h.p.ss\xc3\xa9sssssssssssssssssssssssssssssssssssssss",
+            b"hhhh.sssssssssssssssssss.sssssssssssssssssssssss",
         ] {
             assert_eq!(split(token), split_general(token), "{token:?}");
         }
