@@ -13,6 +13,39 @@ use crate::token::MAX_TOKEN_LEN;
 /// layer and the inner service could disagree about which one counts. A token in the query
 /// string is never looked at (RFC 6750 §2.3 is a "SHOULD NOT").
 pub(crate) fn bearer(headers: &HeaderMap) -> Result<&[u8], Rejection> {
+    let token = bearer_unchecked(headers)?;
+    // token68 characters only: whatever else is there (a space inside, junk, non-ASCII bytes)
+    // makes the header malformed rather than being silently dropped.
+    if !is_token68(token) {
+        return Err(Rejection::MalformedAuthorization);
+    }
+    Ok(token)
+}
+
+/// Verifies the bearer token of a request with `verify`, answering exactly what calling
+/// `verify` on the answer of [`bearer`] would, provided `verify` accepts only token68 strings
+/// (a JWS verifier does: base64url and dots).
+///
+/// The token68 check then only matters for tokens `verify` refuses, to report the header rather
+/// than the token as malformed; it runs only for them. A protected request with a good token
+/// reads the token one time fewer: that pass was as costly as the HMAC on the layer benchmark,
+/// being the first to touch the token's bytes (BENCHMARKS.md).
+pub(crate) fn verify_bearer<T>(
+    headers: &HeaderMap,
+    verify: impl FnOnce(&[u8]) -> Result<T, Rejection>,
+) -> Result<T, Rejection> {
+    let token = bearer_unchecked(headers)?;
+    verify(token).map_err(|rejection| {
+        if is_token68(token) {
+            rejection
+        } else {
+            Rejection::MalformedAuthorization
+        }
+    })
+}
+
+/// [`bearer`] without the token68 check.
+fn bearer_unchecked(headers: &HeaderMap) -> Result<&[u8], Rejection> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let value = values.next().ok_or(Rejection::MissingToken)?;
     if values.next().is_some() {
@@ -29,9 +62,7 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Result<&[u8], Rejection> {
         return Err(Rejection::MalformedAuthorization);
     }
     let token = rest.trim_ascii();
-    // token68 characters only: whatever else is there (a space inside, junk, non-ASCII bytes)
-    // makes the header malformed rather than being silently dropped.
-    if token.is_empty() || !is_token68(token) {
+    if token.is_empty() {
         return Err(Rejection::MalformedAuthorization);
     }
     Ok(token)
@@ -79,6 +110,60 @@ mod tests {
             b"Bearer a.b.c\t",
         ] {
             assert_eq!(parse(&[value]).unwrap(), b"a.b.c", "{value:?}");
+        }
+    }
+
+    /// `verify_bearer` answers as `bearer` followed by a verifier that accepts only token68
+    /// strings, for every spelling above and for verifiers that accept or refuse.
+    #[test]
+    fn verify_bearer_answers_as_bearer_then_verify() {
+        let spellings: [&[&[u8]]; 17] = [
+            &[],
+            &[b"Bearer a.b.c"],
+            &[b"bearer a.b.c  "],
+            &[b"Bearer    a.b.c\t"],
+            &[b"Bearer a.b.c", b"Bearer a.b.c"],
+            &[b"Basic YWRtaW46cHc="],
+            &[b"Bearer"],
+            &[b"Bearer "],
+            &[b"Bearera.b.c"],
+            &[b"Bearer a.b c"],
+            &[b"Bearer a.b.c junk"],
+            &[b"Bearer a.b.\xc3\xa9"],
+            &[b"Bearer a+b/c=~"],
+            &[b"Bearer a.b.c!"],
+            &[b"Bearer a.b.\"c\""],
+            &[b"Bearer a.b.c;"],
+            &[b"Bearer a.b.c,d"],
+        ];
+        // Accepts base64url and dots (a subset of token68), refuses everything else; or refuses
+        // everything with a token error.
+        let accepting = |token: &[u8]| {
+            if token
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+            {
+                Ok(token.to_vec())
+            } else {
+                Err(Rejection::MalformedToken)
+            }
+        };
+        let refusing = |_: &[u8]| Err::<Vec<u8>, _>(Rejection::BadSignature);
+        for values in spellings {
+            let mut headers = HeaderMap::new();
+            for v in values {
+                headers.append(AUTHORIZATION, HeaderValue::from_bytes(v).unwrap());
+            }
+            assert_eq!(
+                verify_bearer(&headers, accepting),
+                bearer(&headers).and_then(accepting),
+                "{values:?}"
+            );
+            assert_eq!(
+                verify_bearer(&headers, refusing),
+                bearer(&headers).and_then(refusing),
+                "{values:?}"
+            );
         }
     }
 

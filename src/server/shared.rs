@@ -2,7 +2,7 @@ use std::net::SocketAddr;
 
 use http::{HeaderMap, HeaderValue, Request};
 
-use super::bearer::bearer;
+use super::bearer::verify_bearer;
 use super::response::{self, OwnResponse};
 use super::routes::Routes;
 use crate::credentials::LocalUsers;
@@ -45,7 +45,7 @@ impl Shared {
         headers: &HeaderMap,
         usefor: TokenUse,
     ) -> Result<Claims, Rejection> {
-        self.verify(bearer(headers)?, usefor)
+        verify_bearer(headers, |token| self.verify(token, usefor))
     }
 
     /// Verifies `token` for `usefor` now, and checks that its subject is a configured user.
