@@ -72,9 +72,32 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+    /// Small enough to inline into the caller, so that a request the layer only passes on is
+    /// not copied once more on its way to the inner service.
+    #[inline]
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        match self.shared.routes.classify(request.uri().path()) {
+            Route::PassThrough => ResponseFuture::inner(self.inner.call(request)),
+            route => self.call_route(route, request),
+        }
+    }
+}
+
+impl<S> JwtLogin<S> {
+    /// A request on one of the layer's routes.
+    fn call_route<ReqBody, ResBody>(
+        &mut self,
+        route: Route,
+        mut request: Request<ReqBody>,
+    ) -> ResponseFuture<S::Future, ResBody>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+        ReqBody: http_body::Body + Send + 'static,
+        ReqBody::Data: Send,
+        ReqBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let shared = &*self.shared;
-        match shared.routes.classify(request.uri().path()) {
+        match route {
             Route::PassThrough => ResponseFuture::inner(self.inner.call(request)),
             Route::Protected => {
                 if shared.bypasses(&request) {
