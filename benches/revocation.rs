@@ -4,53 +4,26 @@
 //!
 //! `cargo bench --all-features --bench revocation`
 
-use std::convert::Infallible;
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
+mod support;
 
-use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
-use http::{Request, Response, StatusCode};
-use http_body_util::Full;
-use tower::{Layer as _, Service as _, service_fn};
-use tower_jwt_login::{JwtLoginLayer, LoginThrottle, Password};
-
-/// Drives a future that never waits (the in-memory store and an immediate inner service).
-fn now<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut context = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
-            return output;
-        }
-    }
-}
-
-fn request(method: &str, path: &str, token: &str) -> Request<Full<Bytes>> {
-    Request::builder()
-        .method(method)
-        .uri(path)
-        .header("authorization", format!("Bearer {token}"))
-        .body(Full::default())
-        .unwrap()
-}
+use http::StatusCode;
+use support::*;
+use tower::Layer as _;
+use tower_jwt_login::LoginThrottle;
 
 fn bench(c: &mut Criterion) {
-    let layer = JwtLoginLayer::builder()
-        .user("admin", Password::plain("pw"))
-        .secret("a benchmark secret of at least 32 bytes")
+    // 10 002 logins from one client: throttling would get in the way.
+    let layer = builder()
         .login_throttle(LoginThrottle::disabled())
         .build()
-        .unwrap();
-    let mut service = layer.layer(service_fn(|_: Request<Full<Bytes>>| async {
-        Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
-    }));
-    let kept = access_token_of(&mut service);
-    let revoked = access_token_of(&mut service);
-    let others: Vec<String> = (0..10_000).map(|_| access_token_of(&mut service)).collect();
+        .expect("a valid configuration");
+    let mut service = layer.layer(bare_service());
+    let (kept, _) = login(&layer);
+    let (revoked, _) = login(&layer);
+    let others: Vec<String> = (0..10_000).map(|_| login(&layer).0).collect();
     let mut call = |token: &str, method: &str, path: &str, expected: StatusCode| {
-        let response = now(service.call(request(method, path, token))).unwrap();
+        let response = support::call(&mut service, request(method, path, Some(token)));
         assert_eq!(response.status(), expected);
     };
 
@@ -72,27 +45,9 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-fn access_token_of<S>(service: &mut S) -> String
-where
-    S: tower::Service<
-            Request<Full<Bytes>>,
-            Response = Response<tower_jwt_login::ResponseBody<Full<Bytes>>>,
-        >,
-    S::Error: std::fmt::Debug,
-{
-    let login = Request::post("/api/login")
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from_static(
-            br#"{"username":"admin","password":"pw"}"#,
-        )))
-        .unwrap();
-    let response = now(service.call(login)).unwrap();
-    let body = now(http_body_util::BodyExt::collect(response.into_body()))
-        .unwrap()
-        .to_bytes();
-    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    json["access_token"].as_str().unwrap().to_owned()
+criterion_group! {
+    name = benches;
+    config = criterion();
+    targets = bench
 }
-
-criterion_group!(benches, bench);
 criterion_main!(benches);

@@ -18,7 +18,7 @@ use http::{Request, Response};
 use http_body_util::{BodyExt as _, Full};
 use sha2::Sha256;
 use tower::Service;
-use tower_jwt_login::{JwtLoginLayer, Password};
+use tower_jwt_login::{JwtLoginBuilder, JwtLoginLayer, Password};
 
 pub const SECRET: &str = "a benchmark secret of forty bytes long!!";
 pub const USER: &str = "admin";
@@ -34,13 +34,17 @@ pub fn criterion() -> Criterion {
         .configure_from_args()
 }
 
-/// The layer every benchmark measures: datarhei Core's defaults, one plain-text user.
-pub fn layer() -> JwtLoginLayer {
+/// The configuration every benchmark starts from: datarhei Core's defaults, one plain-text
+/// user, the benchmark secret.
+pub fn builder() -> JwtLoginBuilder {
     JwtLoginLayer::builder()
         .user(USER, Password::plain(PASSWORD))
         .secret(SECRET)
-        .build()
-        .expect("a valid configuration")
+}
+
+/// The layer every benchmark measures: [`builder`], built.
+pub fn layer() -> JwtLoginLayer {
+    builder().build().expect("a valid configuration")
 }
 
 /// The request body type used throughout.
@@ -118,7 +122,12 @@ pub fn login(layer: &JwtLoginLayer) -> (String, String) {
 
 /// `GET path`, with `Authorization: Bearer token` when a token is given.
 pub fn get(path: &str, token: Option<&str>) -> Request<Body> {
-    let mut request = Request::get(path);
+    request("GET", path, token)
+}
+
+/// `method path`, with `Authorization: Bearer token` when a token is given.
+pub fn request(method: &str, path: &str, token: Option<&str>) -> Request<Body> {
+    let mut request = Request::builder().method(method).uri(path);
     if let Some(token) = token {
         request = request.header("authorization", format!("Bearer {token}"));
     }
