@@ -278,7 +278,9 @@ mod tests {
                 .bytes()
                 .any(|b| matches!(b, b'%' | b';' | b'\\') || !b.is_ascii())
             || path.contains("//")
-            || path.split('/').any(|segment| segment == "." || segment == "..")
+            || path
+                .split('/')
+                .any(|segment| segment == "." || segment == "..")
     }
 
     #[test]
