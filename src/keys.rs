@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit as _, Mac as _};
 use sha2::Sha256;
 
@@ -61,7 +59,11 @@ impl HmacKey {
         let mut key = Self::new(secret)?;
         // The id is printable ASCII without quotes or backslashes, so it needs no JSON escaping.
         let header = format!(r#"{{"alg":"HS256","kid":"{kid}","typ":"JWT"}}"#);
-        key.header_b64 = URL_SAFE_NO_PAD.encode(header).into();
+        let mut header_b64 = Vec::new();
+        crate::token::base64url::encode_into(header.as_bytes(), &mut header_b64);
+        key.header_b64 = String::from_utf8(header_b64)
+            .expect("base64url is ASCII")
+            .into();
         key.kid = Some(kid.into());
         Ok(key)
     }
@@ -174,6 +176,8 @@ impl KeySet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     #[test]
     fn header_constant_is_the_encoded_hs256_header() {

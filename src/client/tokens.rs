@@ -3,8 +3,6 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
@@ -160,9 +158,11 @@ impl Times {
         if payload.len() > MAX_PAYLOAD_B64_LEN {
             return Self::default();
         }
-        let Ok(json) = URL_SAFE_NO_PAD.decode(payload) else {
+        let mut json = vec![0; payload.len()];
+        let Some(len) = crate::token::base64url::decode(payload.as_bytes(), &mut json) else {
             return Self::default();
         };
+        json.truncate(len);
         let Ok(payload) = serde_json::from_slice::<Payload>(&json) else {
             return Self::default();
         };
@@ -200,6 +200,8 @@ pub(crate) fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     fn token(payload: &str) -> String {
         format!(

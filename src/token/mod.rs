@@ -2,7 +2,7 @@
 //!
 //! Everything here is a pure function of (key, clock, bytes): no I/O, no locks.
 
-mod base64url;
+pub(crate) mod base64url;
 mod claims;
 mod issue;
 mod verify;
