@@ -12,6 +12,10 @@ use crate::token::MAX_TOKEN_LEN;
 /// trailing whitespace is ignored. Exactly one `Authorization` header is allowed: with two, the
 /// layer and the inner service could disagree about which one counts. A token in the query
 /// string is never looked at (RFC 6750 §2.3 is a "SHOULD NOT").
+///
+/// Used where the token is not one of ours (an identity provider's, feature `jwks`); our own
+/// tokens go through [`verify_bearer`].
+#[cfg(any(feature = "jwks", test))]
 pub(crate) fn bearer(headers: &HeaderMap) -> Result<&[u8], Rejection> {
     let token = bearer_unchecked(headers)?;
     // token68 characters only: whatever else is there (a space inside, junk, non-ASCII bytes)
