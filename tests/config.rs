@@ -293,17 +293,7 @@ async fn a_tenant_in_the_configuration_logs_in_with_its_identity_provider_token(
         "iss": idp.issuer(), "sub": "auth0|from-config", "aud": "https://core.example.com/api",
         "iat": now, "exp": now + 600,
     }));
-    let auth = format!("Bearer {token}");
-    let reply = send_raw(
-        server.addr,
-        &raw_request(
-            "POST",
-            "/auth/login",
-            &[("Authorization", auth.as_bytes())],
-            b"",
-        ),
-    )
-    .await;
+    let reply = post_bearer(server.addr, "/auth/login", &token).await;
     let (access, _) = tokens(&reply);
     assert_eq!(payload(&access)["sub"], "auth0|from-config");
 }

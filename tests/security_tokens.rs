@@ -936,17 +936,7 @@ async fn no_bearer_token_mints_tokens_on_the_login_route() {
             ("a random bearer", "cmFuZG9tIGJlYXJlcg"),
             ("an attacker-signed RS256 token", rs256.as_str()),
         ] {
-            let auth = format!("Bearer {token}");
-            let reply = send_raw(
-                server.addr,
-                &raw_request(
-                    "POST",
-                    "/api/login",
-                    &[("Authorization", auth.as_bytes())],
-                    b"",
-                ),
-            )
-            .await;
+            let reply = post_bearer(server.addr, "/api/login", token).await;
             assert_eq!(reply.status, 401, "{stack:?} {name}: {}", reply.text());
             reply.assert_error(401);
             assert!(!reply.text().contains("_token"), "{name}: {}", reply.text());

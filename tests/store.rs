@@ -628,17 +628,7 @@ async fn an_identity_provider_login_starts_a_family_that_rotates() {
         "iss": idp.issuer(), "sub": subject, "aud": "https://core.example.com/api",
         "iat": now, "exp": now + 600,
     }));
-    let auth = format!("Bearer {token}");
-    let reply = send_raw(
-        server.addr,
-        &raw_request(
-            "POST",
-            "/api/login",
-            &[("Authorization", auth.as_bytes())],
-            b"",
-        ),
-    )
-    .await;
+    let reply = post_bearer(server.addr, "/api/login", &token).await;
     let (_, first) = tokens(&reply);
     let (_, second) = tokens(&get(server.addr, "/api/login/refresh", Some(&first)).await);
     get(server.addr, "/api/login/refresh", Some(&first))

@@ -279,6 +279,17 @@ pub async fn login_with(addr: SocketAddr, username: &str, password: &str) -> Rep
     .await
 }
 
+/// `POST path` with `Authorization: Bearer <token>` and no body: a login with an identity
+/// provider's token, or an attacker trying to mint tokens from a token.
+pub async fn post_bearer(addr: SocketAddr, path: &str, token: &str) -> Reply {
+    let auth = format!("Bearer {token}");
+    send_raw(
+        addr,
+        &raw_request("POST", path, &[("Authorization", auth.as_bytes())], b""),
+    )
+    .await
+}
+
 /// Logs in as the test user and returns (access, refresh).
 pub async fn login(addr: SocketAddr) -> (String, String) {
     let reply = login_with(addr, USER, PASSWORD).await;
