@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::{Buf as _, Bytes};
 use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
@@ -84,7 +83,12 @@ where
         }
         Err(_) => return bad(StatusCode::BAD_REQUEST, Rejection::MalformedBody),
     };
-    if has_bearer && carries_no_credentials(&body) {
+    let object = parse_object(&body);
+    // An identity provider login: no body, or (as datarhei's Go client sends with an Auth0 token)
+    // a JSON object whose `username` and `password` are both empty strings.
+    if has_bearer
+        && (body.trim_ascii().is_empty() || object.as_ref().is_some_and(LoginBody::is_blank))
+    {
         return external_login(shared, &parts.headers, client).await;
     }
     if json.is_none() && !body.is_empty() {
@@ -95,7 +99,7 @@ where
             Rejection::UnsupportedMediaType,
         );
     }
-    let Some(credentials) = parse_body(body) else {
+    let Some(credentials) = object.filter(LoginBody::is_complete) else {
         return bad(StatusCode::BAD_REQUEST, Rejection::MalformedBody);
     };
     let throttle_keys = match shared.admit(&parts, &credentials.username).await {
@@ -181,14 +185,6 @@ async fn external_login(
     }
 }
 
-/// Whether a login body carries no credentials: empty, or (as datarhei's Go client sends with an
-/// Auth0 token) a JSON object whose `username` and `password` are both empty strings.
-fn carries_no_credentials(body: &[u8]) -> bool {
-    body.trim_ascii().is_empty()
-        || serde_json::from_slice::<LoginBody>(body)
-            .is_ok_and(|login| login.username.is_empty() && login.password.is_empty())
-}
-
 /// `Some(true)` for `application/json` (any parameters), `Some(false)` for another type, `None`
 /// when there is no `Content-Type`.
 fn is_json(headers: &HeaderMap) -> Option<bool> {
@@ -201,15 +197,26 @@ fn is_json(headers: &HeaderMap) -> Option<bool> {
     Some(essence.is_some_and(|e| e.eq_ignore_ascii_case("application/json")))
 }
 
-/// The credentials, if the body is a JSON object with non-empty string `username` and
-/// `password` (other members are ignored; duplicates are refused by serde).
-fn parse_body(body: Bytes) -> Option<LoginBody> {
+/// The body as a JSON object with string `username` and `password` (other members are ignored;
+/// duplicates are refused by serde), whether or not they are empty.
+fn parse_object(body: &[u8]) -> Option<LoginBody> {
     // serde would also read `["name", "password"]` into the struct; only an object is a login.
-    if body.chunk().trim_ascii_start().first() != Some(&b'{') {
+    if body.trim_ascii_start().first() != Some(&b'{') {
         return None;
     }
-    let credentials: LoginBody = serde_json::from_slice(&body).ok()?;
-    (!credentials.username.is_empty() && !credentials.password.is_empty()).then_some(credentials)
+    serde_json::from_slice(body).ok()
+}
+
+impl LoginBody {
+    /// Both fields filled in: a password login.
+    fn is_complete(&self) -> bool {
+        !self.username.is_empty() && !self.password.is_empty()
+    }
+
+    /// Both fields empty: no credentials at all.
+    fn is_blank(&self) -> bool {
+        self.username.is_empty() && self.password.is_empty()
+    }
 }
 
 /// Checks the password, on a blocking thread when it is an argon2 hash so that a flood of logins
@@ -256,10 +263,9 @@ mod tests {
 
     #[test]
     fn only_objects_with_both_strings_are_credentials() {
-        let ok = parse_body(Bytes::from_static(
-            br#" {"username":"a","password":"b","extra":{"x":[1]}}"#,
-        ))
-        .unwrap();
+        let ok = parse_object(br#" {"username":"a","password":"b","extra":{"x":[1]}}"#)
+            .filter(LoginBody::is_complete)
+            .unwrap();
         assert_eq!((ok.username.as_str(), ok.password.as_str()), ("a", "b"));
         for body in [
             &b""[..],
@@ -275,7 +281,14 @@ mod tests {
             b"username=a&password=b",
             br#"{"username":"a","password":"b"} trailing"#,
         ] {
-            assert!(parse_body(Bytes::from_static(body)).is_none(), "{body:?}");
+            assert!(
+                parse_object(body).filter(LoginBody::is_complete).is_none(),
+                "{body:?}"
+            );
         }
+        // What datarhei's Go client sends with an Auth0 token: blank, not malformed.
+        let blank = parse_object(b"{\"username\":\"\",\"password\":\"\"}\n").unwrap();
+        assert!(blank.is_blank() && !blank.is_complete());
+        assert!(!ok.is_blank());
     }
 }
