@@ -275,3 +275,33 @@ async fn refresh_and_logout_are_logged_without_their_tokens() {
     let tokens = [&access, &refresh, &new_refresh];
     assert_no_secret(&log, &tokens.map(|t| signature(t)));
 }
+
+/// Without a secret, each layer signs with its own random key, and says so once, at `info`:
+/// a token from one is refused by another, and the log names no key.
+#[tokio::test(flavor = "current_thread")]
+async fn a_layer_without_a_secret_uses_a_random_key_and_says_so_once() {
+    let (lines, _guard) = capture(Level::INFO);
+    let without_secret = || {
+        JwtLoginLayer::builder()
+            .user(USER, Password::plain(PASSWORD))
+            .build()
+            .unwrap()
+    };
+    let first = spawn(Stack::Hyper, without_secret()).await;
+    let second = spawn(Stack::Hyper, without_secret()).await;
+    let (access, _) = login(first.addr).await;
+    assert_eq!(
+        get(first.addr, "/api/v3/ping", Some(&access)).await.status,
+        200
+    );
+    get(second.addr, "/api/v3/ping", Some(&access))
+        .await
+        .assert_unauthorized();
+
+    let notices = lines.with_message("no JWT secret configured");
+    assert_eq!(notices.len(), 2, "once per layer built: {notices:?}");
+    assert!(
+        notices.iter().all(|line| line.contains("INFO")),
+        "{notices:?}"
+    );
+}
