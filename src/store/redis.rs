@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, Script};
+use redis::Client;
 
 use super::{
     Attempt, Backend, Limits, RevokedAccess, Rotation, StoreError, StoreFuture, ThrottleKeys,
@@ -246,6 +246,24 @@ fn ttl(until: i64, now: i64) -> i64 {
     (until - now).max(1)
 }
 
+/// The Lua scripts, each hashed once (`Script::new` computes the SHA-1 that `EVALSHA` uses)
+/// rather than on every call.
+mod scripts {
+    use std::sync::LazyLock;
+
+    use redis::Script;
+
+    pub(super) static ATTEMPT: LazyLock<Script> = LazyLock::new(|| Script::new(super::ATTEMPT));
+    pub(super) static FORGIVE: LazyLock<Script> = LazyLock::new(|| Script::new(super::FORGIVE));
+    pub(super) static ROTATE: LazyLock<Script> = LazyLock::new(|| Script::new(super::ROTATE));
+    pub(super) static IS_FAMILY_REVOKED: LazyLock<Script> =
+        LazyLock::new(|| Script::new(super::IS_FAMILY_REVOKED));
+    pub(super) static REVOKE_FAMILY: LazyLock<Script> =
+        LazyLock::new(|| Script::new(super::REVOKE_FAMILY));
+    pub(super) static REVOKE_ACCESS: LazyLock<Script> =
+        LazyLock::new(|| Script::new(super::REVOKE_ACCESS));
+}
+
 /// Counts an attempt on both keys unless either is locked out; mirrors
 /// `MemoryStore::attempt_now` and `Limits::lockout_ms`. Answers the milliseconds left to wait,
 /// 0 when the attempt was counted.
@@ -335,7 +353,7 @@ impl Backend for RedisStore {
     ) -> StoreFuture<'a, Attempt> {
         Box::pin(async move {
             let mut connection = self.manager.clone();
-            let script = Script::new(ATTEMPT);
+            let script = &*scripts::ATTEMPT;
             let mut invocation = script.prepare_invoke();
             invocation
                 .key(self.keys.throttle(&keys.pair))
@@ -362,7 +380,7 @@ impl Backend for RedisStore {
     fn forgive<'a>(&'a self, keys: &'a ThrottleKeys) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let mut connection = self.manager.clone();
-            let script = Script::new(FORGIVE);
+            let script = &*scripts::FORGIVE;
             let mut invocation = script.prepare_invoke();
             invocation
                 .key(self.keys.throttle(&keys.pair))
@@ -406,7 +424,7 @@ impl Backend for RedisStore {
     ) -> StoreFuture<'a, Rotation> {
         Box::pin(async move {
             let mut connection = self.manager.clone();
-            let script = Script::new(ROTATE);
+            let script = &*scripts::ROTATE;
             let mut invocation = script.prepare_invoke();
             invocation
                 .key(self.keys.refresh(old))
@@ -428,7 +446,7 @@ impl Backend for RedisStore {
     fn is_family_revoked<'a>(&'a self, jti: &'a str, _now: i64) -> StoreFuture<'a, bool> {
         Box::pin(async move {
             let mut connection = self.manager.clone();
-            let script = Script::new(IS_FAMILY_REVOKED);
+            let script = &*scripts::IS_FAMILY_REVOKED;
             let mut invocation = script.prepare_invoke();
             invocation
                 .key(self.keys.refresh(jti))
@@ -447,7 +465,7 @@ impl Backend for RedisStore {
     fn revoke_family<'a>(&'a self, jti: &'a str, exp: i64, now: i64) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let mut connection = self.manager.clone();
-            let script = Script::new(REVOKE_FAMILY);
+            let script = &*scripts::REVOKE_FAMILY;
             let mut invocation = script.prepare_invoke();
             invocation
                 .key(self.keys.refresh(jti))
@@ -464,7 +482,7 @@ impl Backend for RedisStore {
     fn revoke_access<'a>(&'a self, jti: &'a str, until: i64, now: i64) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let mut connection = self.manager.clone();
-            let script = Script::new(REVOKE_ACCESS);
+            let script = &*scripts::REVOKE_ACCESS;
             let mut invocation = script.prepare_invoke();
             invocation
                 .key(&*self.keys.revoked)
