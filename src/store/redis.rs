@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Client;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::{
     Attempt, Backend, Limits, RevokedAccess, Rotation, StoreError, StoreFuture, ThrottleKeys,
