@@ -28,7 +28,7 @@ impl CachePrototype {
     fn hit(&self, token: &str) -> Option<Claims> {
         let map = self.map.read().expect("not poisoned");
         let claims = map.get(token.as_bytes())?;
-        (claims.exp > now()).then(|| claims.clone())
+        (claims.exp() > now()).then(|| claims.clone())
     }
 }
 

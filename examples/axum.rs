@@ -36,7 +36,7 @@ async fn about(claims: Option<Claims>) -> Json<serde_json::Value> {
 }
 
 async fn whoami(claims: Claims) -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "username": claims.sub, "expires_at": claims.exp }))
+    Json(serde_json::json!({ "username": claims.sub(), "expires_at": claims.exp() }))
 }
 
 #[tokio::main]

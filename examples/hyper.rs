@@ -38,7 +38,7 @@ async fn app(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infall
         (&Method::GET, "/api/v3/ping") => json(serde_json::json!({ "ping": "pong" })),
         (&Method::GET, "/api/v3/rtmp") => json(serde_json::json!([])),
         (&Method::GET, "/api/v3/whoami") => json(serde_json::json!({
-            "username": claims.map(|c| c.sub.as_str()),
+            "username": claims.map(Claims::sub),
         })),
         _ => Response::builder()
             .status(StatusCode::NOT_FOUND)

@@ -20,11 +20,11 @@ use crate::token::Claims;
 /// use tower_jwt_login::{Claims, JwtLoginLayer, Password};
 ///
 /// async fn whoami(claims: Claims) -> String {
-///     claims.sub
+///     claims.sub().to_owned()
 /// }
 ///
 /// async fn hello(claims: Option<Claims>) -> String {
-///     claims.map_or_else(|| "hello".to_owned(), |c| format!("hello, {}", c.sub))
+///     claims.map_or_else(|| "hello".to_owned(), |c| format!("hello, {}", c.sub()))
 /// }
 ///
 /// # fn main() -> Result<(), tower_jwt_login::BuildError> {

@@ -131,10 +131,10 @@ fn pass_through_request_allocates_nothing() {
     }
 }
 
-/// The allocations a protected request may make: the three `String`s of the verified
-/// [`Claims`] (`iss`, `sub`, `jti`), and inserting them into the request's extensions, which
-/// boxes the value, boxes the (empty until then) extensions map, and allocates its table.
-const PROTECTED_PATH_ALLOCATIONS: usize = 3 + 3;
+/// The allocations a protected request may make: inserting the verified [`Claims`] into the
+/// request's extensions, which boxes the value, boxes the (empty until then) extensions map,
+/// and allocates its table. Verifying the token allocates nothing.
+const PROTECTED_PATH_ALLOCATIONS: usize = 3;
 
 #[test]
 fn protected_request_allocates_only_what_the_claims_need() {
@@ -146,7 +146,7 @@ fn protected_request_allocates_only_what_the_claims_need() {
             .extensions()
             .get::<Claims>()
             .expect("claims inserted");
-        assert_eq!(claims.sub, "admin");
+        assert_eq!(claims.sub(), "admin");
         inner(request)
     }));
     // Warm up once: one-time initialisations (thread-locals, lazily built statics) are not
@@ -167,10 +167,10 @@ fn protected_request_allocates_only_what_the_claims_need() {
 }
 
 #[test]
-fn verifying_a_token_allocates_only_the_claims_strings() {
+fn verifying_a_token_allocates_nothing() {
     let layer = layer();
     let token = access_token(&layer);
     let (claims, allocations) = counted(|| layer.verify_access_token(&token));
-    assert_eq!(claims.unwrap().sub, "admin");
-    assert_eq!(allocations, 3, "iss, sub and jti");
+    assert_eq!(claims.unwrap().sub(), "admin");
+    assert_eq!(allocations, 0);
 }

@@ -154,7 +154,10 @@ impl Harness {
     fn send(&self, request: Request<Full<Bytes>>) -> Answer {
         let service = self.layer.layer(tower::service_fn(
             |request: Request<Full<Bytes>>| async move {
-                let sub = request.extensions().get::<Claims>().map(|c| c.sub.clone());
+                let sub = request
+                    .extensions()
+                    .get::<Claims>()
+                    .map(|c| c.sub().to_owned());
                 let mut response = Response::new(Full::<Bytes>::default());
                 if let Some(sub) = sub {
                     response

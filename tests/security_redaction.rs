@@ -289,7 +289,7 @@ async fn request_time_types_print_no_token() {
         .unwrap()
         .clone()
         .expect("claims reach the handler");
-    assert_eq!(claims.sub, USER);
+    assert_eq!(claims.sub(), USER);
     assert_clean(
         "Claims Debug",
         &format!("{claims:?} {claims:#?}"),

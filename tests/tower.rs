@@ -44,7 +44,10 @@ async fn a_plain_service_fn_gets_login_refresh_and_protection() {
         let calls = Arc::clone(&calls);
         tower::service_fn(move |request: Request<Full<Bytes>>| {
             calls.fetch_add(1, Ordering::SeqCst);
-            let sub = request.extensions().get::<Claims>().map(|c| c.sub.clone());
+            let sub = request
+                .extensions()
+                .get::<Claims>()
+                .map(|c| c.sub().to_owned());
             async move {
                 Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(
                     sub.unwrap_or_default(),

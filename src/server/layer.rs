@@ -48,6 +48,7 @@ impl JwtLoginLayer {
     /// );
     /// # Ok::<_, tower_jwt_login::BuildError>(())
     /// ```
+    #[inline]
     pub fn verify_access_token(&self, token: &str) -> Result<Claims, Rejection> {
         self.shared.verify(token.as_bytes(), TokenUse::Access)
     }

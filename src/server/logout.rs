@@ -29,7 +29,7 @@ pub(crate) async fn logout(shared: Arc<Shared>, request: Parts) -> OwnResponse {
     if let Err(response) = shared.revoke(&claims).await {
         return response;
     }
-    tracing::info!(username = %claims.sub, usefor = %claims.usefor, "logged out");
-    crate::observe::logged_out(claims.usefor);
+    tracing::info!(username = %claims.sub(), usefor = %claims.usefor(), "logged out");
+    crate::observe::logged_out(claims.usefor());
     response::no_content()
 }

@@ -38,13 +38,13 @@ pub(crate) async fn refresh(shared: Arc<Shared>, request: Parts) -> OwnResponse 
         None
     };
     tracing::debug!(
-        username = %claims.sub,
+        username = %claims.sub(),
         rotated = refresh_token.is_some(),
         "access token refreshed"
     );
     crate::observe::refreshed(refresh_token.is_some());
     response::tokens(&RefreshResponse {
-        access_token: shared.issue(&claims.sub, TokenUse::Access),
+        access_token: shared.issue(claims.sub(), TokenUse::Access),
         refresh_token,
     })
 }

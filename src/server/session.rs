@@ -92,7 +92,7 @@ impl Shared {
         let (token, claims) = self.issue_refresh(sub);
         self.store
             .0
-            .start_family(&claims.jti, claims.exp, token::now())
+            .start_family(claims.jti(), claims.exp(), token::now())
             .await
             .map_err(unavailable)?;
         Ok(token)
@@ -101,18 +101,18 @@ impl Shared {
     /// Spends the refresh token with `presented` claims and returns its successor, or the
     /// reason it cannot be used.
     pub(super) async fn rotate(&self, presented: &Claims) -> Result<String, OwnResponse> {
-        let (token, claims) = self.issue_refresh(&presented.sub);
+        let (token, claims) = self.issue_refresh(presented.sub());
         let rotation = self
             .store
             .0
-            .rotate(&presented.jti, &claims.jti, claims.exp, token::now())
+            .rotate(presented.jti(), claims.jti(), claims.exp(), token::now())
             .await
             .map_err(unavailable)?;
         match rotation {
             crate::store::Rotation::Rotated => Ok(token),
             crate::store::Rotation::Reused => {
                 tracing::warn!(
-                    username = %presented.sub,
+                    username = %presented.sub(),
                     "a rotated refresh token was presented again: its whole family is revoked"
                 );
                 observe::refresh_token_reused();
@@ -127,7 +127,7 @@ impl Shared {
         let revoked = self
             .store
             .0
-            .is_family_revoked(&presented.jti, token::now())
+            .is_family_revoked(presented.jti(), token::now())
             .await
             .map_err(unavailable)?;
         if revoked {
@@ -138,11 +138,11 @@ impl Shared {
 
     /// Revokes the family of a refresh token, or an access token, until it expires.
     pub(super) async fn revoke(&self, claims: &Claims) -> Result<(), OwnResponse> {
-        let until = claims.exp.saturating_add(self.leeway);
+        let until = claims.exp().saturating_add(self.leeway);
         let now = token::now();
-        let revoked = match claims.usefor {
-            TokenUse::Refresh => self.store.0.revoke_family(&claims.jti, until, now).await,
-            TokenUse::Access => self.store.0.revoke_access(&claims.jti, until, now).await,
+        let revoked = match claims.usefor() {
+            TokenUse::Refresh => self.store.0.revoke_family(claims.jti(), until, now).await,
+            TokenUse::Access => self.store.0.revoke_access(claims.jti(), until, now).await,
         };
         revoked.map_err(unavailable)
     }

@@ -59,7 +59,7 @@ impl Drop for Server {
 /// What the inner services answer: the path they saw and the subject of the claims, if any.
 /// Anything that reaches them answers 2xx, so a test can tell whether a request got through.
 fn inner_answer(path: &str, claims: Option<&Claims>) -> String {
-    serde_json::json!({ "path": path, "sub": claims.map(|c| c.sub.clone()) }).to_string()
+    serde_json::json!({ "path": path, "sub": claims.map(Claims::sub) }).to_string()
 }
 
 pub async fn spawn(stack: Stack, layer: JwtLoginLayer) -> Server {
