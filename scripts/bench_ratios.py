@@ -36,4 +36,5 @@ ratio("verify_access_token / hmac_floor", ["validate/verify_access_token"], ["va
 ratio("verify_access_token / jsonwebtoken_decode", ["validate/verify_access_token"], ["validate/jsonwebtoken_decode"], 0.3)
 ratio("issue_pair / hmac_floor", ["issue/issue_pair"], ["issue/hmac_floor"], 5)
 ratio("protected_valid_token / (bare_inner_with_bearer + verify)", ["layer/protected_valid_token"], ["layer/bare_inner_with_bearer", "layer/verify_access_token"], 1.2)
+ratio("protected_valid_token / (bare_..._and_claims + verify)", ["layer/protected_valid_token"], ["layer/bare_inner_with_bearer_and_claims", "layer/verify_access_token"], 1.2)
 ratio("pass_through / bare_inner", ["layer/pass_through"], ["layer/bare_inner"], 1.1)

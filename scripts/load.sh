@@ -3,15 +3,20 @@
 # another, a few seconds per scenario. Prints req/s, p50/p99 latency and the server's peak RSS
 # (VmHWM) per scenario, then the protected/public ratio and the goals.
 #
-#   scripts/load.sh                      # 5 s per scenario, 32 connections
-#   DURATION=10 CONNECTIONS=64 scripts/load.sh
+#   scripts/load.sh                      # 3 rounds of 3 s per scenario, 32 connections
+#   ROUNDS=5 DURATION=10 CONNECTIONS=64 scripts/load.sh
+#
+# The scenarios run in turn, round after round, and each one's best round counts: on a shared
+# machine other work can only lower a round's throughput, and it falls on the scenarios alike
+# only if they alternate (one pass of 5 s each gave protected/public ratios from 0.89 to 0.94).
 #
 # Needs Linux (taskset, /proc). Installs wrk with apt-get when it is missing. Absolute numbers
 # on a shared machine are noisy; compare the ratios, which come from one server in one run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DURATION=${DURATION:-5}
+DURATION=${DURATION:-3}
+ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-32}
 PORT=${PORT:-18080}
 SERVER_CPU=${SERVER_CPU:-0}
@@ -74,6 +79,7 @@ expect() {
     [ "$status" = "$1" ] || { echo "expected $1, got $status: ${*:2}" >&2; exit 1; }
 }
 expect 200 "$BASE/ping"
+expect 200 -H "Authorization: Bearer $ACCESS" "$BASE/ping"
 expect 200 -H "Authorization: Bearer $ACCESS" "$BASE/api/v3/ping"
 expect 401 "$BASE/api/v3/ping"
 expect 200 -H "Authorization: Bearer $REFRESH" "$BASE/api/login/refresh"
@@ -95,11 +101,11 @@ to_us() {
 
 declare -A RPS
 MAX_HWM=0
-printf '%-26s %12s %10s %10s %12s %10s\n' scenario "req/s" "p50 us" "p99 us" "non-2xx" "VmHWM kB"
+printf '%-5s %-26s %10s %8s %8s %10s %9s\n' round scenario "req/s" "p50 us" "p99 us" "non-2xx" "VmHWM kB"
 run() {
-    local name=$1
-    shift
-    # Reset the peak RSS, so that each scenario reports its own (Linux >= 4.0).
+    local round=$1 name=$2
+    shift 2
+    # Reset the peak RSS, so that each row reports its own (Linux >= 4.0).
     echo 5 >"/proc/$SERVER_PID/clear_refs" 2>/dev/null || true
     local out
     out=$(taskset -c "$WRK_CPU" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@")
@@ -109,21 +115,33 @@ run() {
     p99=$(to_us "$(printf '%s\n' "$out" | awk '$1 == "99%" { print $2 }')")
     errors=$(printf '%s\n' "$out" | awk '/Non-2xx or 3xx responses:/ { print $5 }')
     hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$SERVER_PID/status")
-    RPS[$name]=$rps
+    [ "${RPS[$name]:-0}" -lt "$rps" ] && RPS[$name]=$rps
     [ "$hwm" -gt "$MAX_HWM" ] && MAX_HWM=$hwm
-    printf '%-26s %12s %10s %10s %12s %10s\n' "$name" "$rps" "$p50" "$p99" "${errors:-0}" "$hwm"
+    printf '%-5s %-26s %10s %8s %8s %10s %9s\n' "$round" "$name" "$rps" "$p50" "$p99" "${errors:-0}" "$hwm"
 }
 
-run "GET /ping (public)" "$BASE/ping"
-run "GET /api/v3/ping (token)" -H "Authorization: Bearer $ACCESS" "$BASE/api/v3/ping"
-run "GET /api/v3/ping (401)" "$BASE/api/v3/ping"
-run "GET /api/login/refresh" -H "Authorization: Bearer $REFRESH" "$BASE/api/login/refresh"
-run "POST /api/login" -s "$WORK/login.lua" "$BASE/api/login"
+for round in $(seq "$ROUNDS"); do
+    run "$round" "GET /ping (public)" "$BASE/ping"
+    # The same public request carrying the token, which the layer does not look at there: what
+    # receiving and parsing a 400-byte header costs the kernel and hyper, apart from the layer.
+    run "$round" "GET /ping (public, token)" -H "Authorization: Bearer $ACCESS" "$BASE/ping"
+    run "$round" "GET /api/v3/ping (token)" -H "Authorization: Bearer $ACCESS" "$BASE/api/v3/ping"
+    run "$round" "GET /api/v3/ping (401)" "$BASE/api/v3/ping"
+    run "$round" "GET /api/login/refresh" -H "Authorization: Bearer $REFRESH" "$BASE/api/login/refresh"
+    run "$round" "POST /api/login" -s "$WORK/login.lua" "$BASE/api/login"
+done
 
 echo
-awk -v p="${RPS["GET /api/v3/ping (token)"]}" -v q="${RPS["GET /ping (public)"]}" -v hwm="$MAX_HWM" 'BEGIN {
+echo "best round per scenario (req/s):"
+for name in "GET /ping (public)" "GET /ping (public, token)" "GET /api/v3/ping (token)" \
+    "GET /api/v3/ping (401)" "GET /api/login/refresh" "POST /api/login"; do
+    printf '  %-26s %10s\n' "$name" "${RPS[$name]}"
+done
+echo
+awk -v p="${RPS["GET /api/v3/ping (token)"]}" -v q="${RPS["GET /ping (public)"]}" -v t="${RPS["GET /ping (public, token)"]}" -v hwm="$MAX_HWM" 'BEGIN {
     r = p / q
     printf "protected/public: %.2f (goal >= 0.90: %s)\n", r, (r >= 0.9 ? "ok" : "MISSED")
+    printf "protected/public with the same header: %.2f (the layer alone)\n", p / t
     printf "server peak RSS: %.1f MB (goal <= 8 MB under load: %s)\n", hwm / 1024, (hwm <= 8192 ? "ok" : "MISSED")
 }'
-echo "server $SERVER pinned to CPU $SERVER_CPU, wrk -t1 -c$CONNECTIONS -d${DURATION}s pinned to CPU $WRK_CPU"
+echo "server $SERVER pinned to CPU $SERVER_CPU, wrk -t1 -c$CONNECTIONS -d${DURATION}s pinned to CPU $WRK_CPU, $ROUNDS rounds"
