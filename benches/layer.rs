@@ -71,6 +71,18 @@ fn layer_bench(c: &mut Criterion) {
             BatchSize::SmallInput,
         );
     });
+    // The same with the validated-token cache on (the default): every request after the first
+    // is a hit.
+    let cached = cached_layer();
+    let (cached_access, _) = login(&cached);
+    let mut cached_service = cached.layer(bare_service());
+    group.bench_function("protected_valid_token_cached", |b| {
+        b.iter_batched(
+            || get("/api/v3/ping", Some(&cached_access)),
+            |request| call(&mut cached_service, request),
+            BatchSize::SmallInput,
+        );
+    });
     group.bench_function("protected_missing_token_401", |b| {
         b.iter_batched(
             || get("/api/v3/ping", None),

@@ -6,31 +6,13 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::hint::black_box;
-use std::sync::RwLock;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use support::*;
-use tower_jwt_login::{Claims, Rejection};
-
-/// A validated-token cache as issue 7 (point 5) describes one, prototyped here only to measure
-/// what a hit costs: keyed by the whole token, `exp` re-checked on every hit, safe under
-/// concurrency (one `RwLock`), the claims cloned out. The crate has no such cache; BENCHMARKS.md
-/// says why.
-struct CachePrototype {
-    map: RwLock<HashMap<Box<[u8]>, Claims>>,
-}
-
-impl CachePrototype {
-    fn hit(&self, token: &str) -> Option<Claims> {
-        let map = self.map.read().expect("not poisoned");
-        let claims = map.get(token.as_bytes())?;
-        (claims.exp() > now()).then(|| claims.clone())
-    }
-}
+use tower_jwt_login::Rejection;
 
 /// The claims `jsonwebtoken` deserialises into: the same ones our verifier reads.
 #[derive(Deserialize)]
@@ -108,16 +90,11 @@ fn validate(c: &mut Criterion) {
     });
     group.finish();
 
-    let cache = CachePrototype {
-        map: RwLock::new(HashMap::new()),
-    };
-    let claims = layer.verify_access_token(&access).expect("a valid token");
-    cache
-        .map
-        .write()
-        .expect("not poisoned")
-        .insert(access.as_bytes().into(), claims);
-    assert!(cache.hit(&access).is_some());
+    // The validated-token cache (on by default): a hit, next to a verification in full and the
+    // floor in the same group.
+    let cached = cached_layer();
+    let (cached_access, _) = login(&cached);
+    assert!(cached.verify_access_token(&cached_access).is_ok());
     let mut group = c.benchmark_group("cache");
     group.bench_function("hmac_floor", |b| {
         b.iter(|| hmac_floor(&keyed, black_box(&input), black_box(&tag)));
@@ -125,8 +102,22 @@ fn validate(c: &mut Criterion) {
     group.bench_function("verify_access_token", |b| {
         b.iter(|| layer.verify_access_token(black_box(&access)));
     });
-    group.bench_function("prototype_hit", |b| {
-        b.iter(|| cache.hit(black_box(&access)));
+    group.bench_function("hit", |b| {
+        b.iter(|| cached.verify_access_token(black_box(&cached_access)));
+    });
+    // The worst case: two tokens taking turns in a cache of one slot, so that every
+    // validation misses, verifies in full and stores its token in place of the other.
+    let one_slot = builder()
+        .validated_token_cache(1)
+        .build()
+        .expect("a valid configuration");
+    let tokens = [login(&one_slot).0, login(&one_slot).0];
+    let mut turn = 0;
+    group.bench_function("miss", |b| {
+        b.iter(|| {
+            turn ^= 1;
+            one_slot.verify_access_token(black_box(&tokens[turn]))
+        });
     });
     group.finish();
 }

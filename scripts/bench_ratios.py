@@ -37,4 +37,8 @@ ratio("verify_access_token / jsonwebtoken_decode", ["validate/verify_access_toke
 ratio("issue_pair / hmac_floor", ["issue/issue_pair"], ["issue/hmac_floor"], 5)
 ratio("protected_valid_token / (bare_inner_with_bearer + verify)", ["layer/protected_valid_token"], ["layer/bare_inner_with_bearer", "layer/verify_access_token"], 1.2)
 ratio("protected_valid_token / (bare_..._and_claims + verify)", ["layer/protected_valid_token"], ["layer/bare_inner_with_bearer_and_claims", "layer/verify_access_token"], 1.2)
+ratio("cache hit / hmac_floor", ["cache/hit"], ["cache/hmac_floor"], 0.5)
+ratio("cache hit / verify_access_token", ["cache/hit"], ["cache/verify_access_token"], 1)
+ratio("cache miss / verify_access_token (the cost of a miss)", ["cache/miss"], ["cache/verify_access_token"], 1.2)
+ratio("protected_valid_token_cached / protected_valid_token", ["layer/protected_valid_token_cached"], ["layer/protected_valid_token"], 1)
 ratio("pass_through / bare_inner", ["layer/pass_through"], ["layer/bare_inner"], 1.1)

@@ -168,9 +168,28 @@ fn protected_request_allocates_only_what_the_claims_need() {
 
 #[test]
 fn verifying_a_token_allocates_nothing() {
-    let layer = layer();
+    // In full: the validated-token cache off.
+    let layer = JwtLoginLayer::builder()
+        .user("admin", Password::plain("correct horse battery staple"))
+        .secret(SECRET)
+        .validated_token_cache(0)
+        .build()
+        .unwrap();
     let token = access_token(&layer);
     let (claims, allocations) = counted(|| layer.verify_access_token(&token));
     assert_eq!(claims.unwrap().sub(), "admin");
+    assert_eq!(allocations, 0);
+}
+
+/// With the cache on (the default), the first verification stores a copy of the token (one
+/// allocation); the next ones are hits, and allocate nothing.
+#[test]
+fn a_cache_hit_allocates_nothing() {
+    let layer = layer();
+    let token = access_token(&layer);
+    let (first, allocations) = counted(|| layer.verify_access_token(&token));
+    assert_eq!(allocations, 1, "the stored copy of the token");
+    let (hit, allocations) = counted(|| layer.verify_access_token(&token));
+    assert_eq!(hit, first);
     assert_eq!(allocations, 0);
 }

@@ -42,8 +42,17 @@ pub fn builder() -> JwtLoginBuilder {
         .secret(SECRET)
 }
 
-/// The layer every benchmark measures: [`builder`], built.
+/// The layer every benchmark measures: [`builder`] with the validated-token cache off, so that
+/// each validation is a verification in full.
 pub fn layer() -> JwtLoginLayer {
+    builder()
+        .validated_token_cache(0)
+        .build()
+        .expect("a valid configuration")
+}
+
+/// [`builder`] as it is by default, with the validated-token cache on.
+pub fn cached_layer() -> JwtLoginLayer {
     builder().build().expect("a valid configuration")
 }
 

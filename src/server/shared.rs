@@ -9,7 +9,7 @@ use crate::credentials::LocalUsers;
 use crate::error::Rejection;
 use crate::store::Store;
 use crate::throttle::Throttle;
-use crate::token::{self, Claims, TokenIssuer, TokenUse, TokenVerifier};
+use crate::token::{self, Claims, TokenCache, TokenIssuer, TokenUse, TokenVerifier};
 
 /// The state every clone of the layer and its services shares, behind one `Arc`.
 #[derive(Debug)]
@@ -35,6 +35,8 @@ pub(crate) struct Shared {
     pub(crate) rotation: bool,
     /// The verifier's leeway, in seconds: a revocation lasts until `exp` plus this.
     pub(crate) leeway: i64,
+    /// Access tokens verified before; `None` when turned off.
+    pub(crate) token_cache: Option<TokenCache>,
 }
 
 impl Shared {
@@ -54,13 +56,37 @@ impl Shared {
     /// `TokenVerifier::check_claims`).
     #[inline]
     pub(crate) fn verify(&self, token: &[u8], usefor: TokenUse) -> Result<Claims, Rejection> {
-        let claims = self.verifier.verify(token, usefor, token::now())?;
+        let now = token::now();
+        // Only access tokens are cached: they are the ones sent again and again.
+        let cache = self
+            .token_cache
+            .as_ref()
+            .filter(|_| usefor == TokenUse::Access);
+        let cached = cache.and_then(|cache| {
+            cache.get(token, |claims, nbf| {
+                let times = self
+                    .verifier
+                    .check_times(claims.exp(), nbf, claims.iat(), now);
+                times.is_ok()
+            })
+        });
+        let (claims, verified_nbf) = match cached {
+            Some(claims) => (claims, None),
+            None => {
+                let (claims, nbf) = self.verifier.verify_with_nbf(token, usefor, now)?;
+                (claims, Some(nbf))
+            }
+        };
         if !self.users.contains(claims.sub()) && !self.allows_external(claims.sub()) {
             return Err(Rejection::UnknownSubject);
         }
-        // A local set: a protected request never waits on the store.
+        // A local set: a protected request never waits on the store. Checked on every request,
+        // cached token or not.
         if usefor == TokenUse::Access && self.store.0.revoked_access().contains(claims.jti()) {
             return Err(Rejection::Revoked);
+        }
+        if let (Some(cache), Some(nbf)) = (cache, verified_nbf) {
+            cache.put(token, &claims, nbf);
         }
         Ok(claims)
     }

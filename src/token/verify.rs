@@ -58,6 +58,19 @@ impl TokenVerifier {
         usefor: TokenUse,
         now: i64,
     ) -> Result<Claims, Rejection> {
+        self.verify_with_nbf(token, usefor, now)
+            .map(|(claims, _)| claims)
+    }
+
+    /// [`verify`](Self::verify), also answering the token's `nbf`, which [`Claims`] do not
+    /// carry, for the cache to check again on every hit.
+    #[inline]
+    pub(crate) fn verify_with_nbf(
+        &self,
+        token: &[u8],
+        usefor: TokenUse,
+        now: i64,
+    ) -> Result<(Claims, Option<i64>), Rejection> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(Rejection::TokenTooLong);
         }
@@ -114,17 +127,8 @@ impl TokenVerifier {
         payload: &PayloadClaims<'_>,
         usefor: TokenUse,
         now: i64,
-    ) -> Result<Claims, Rejection> {
-        if payload.exp <= now.saturating_sub(self.leeway) {
-            return Err(Rejection::Expired);
-        }
-        if payload
-            .nbf
-            .is_some_and(|nbf| nbf > now.saturating_add(self.leeway))
-            || payload.iat > now.saturating_add(MAX_IAT_SKEW.max(self.leeway))
-        {
-            return Err(Rejection::NotYetValid);
-        }
+    ) -> Result<(Claims, Option<i64>), Rejection> {
+        self.check_times(payload.exp, payload.nbf, payload.iat, now)?;
         if *payload.iss != *self.issuer {
             return Err(Rejection::WrongIssuer);
         }
@@ -136,7 +140,7 @@ impl TokenVerifier {
         if payload.sub.is_empty() {
             return Err(Rejection::InvalidClaims);
         }
-        Ok(Claims::new(
+        let claims = Claims::new(
             payload.iss,
             payload.sub,
             usefor,
@@ -144,7 +148,29 @@ impl TokenVerifier {
             payload.exp,
             payload.exi,
             payload.jti,
-        ))
+        );
+        Ok((claims, payload.nbf))
+    }
+
+    /// Whether a token with these times is valid at `now`: not expired, not before its `nbf`,
+    /// not issued in the future. The one place these rules are written; the token cache calls
+    /// it on every hit.
+    pub(crate) fn check_times(
+        &self,
+        exp: i64,
+        nbf: Option<i64>,
+        iat: i64,
+        now: i64,
+    ) -> Result<(), Rejection> {
+        if exp <= now.saturating_sub(self.leeway) {
+            return Err(Rejection::Expired);
+        }
+        if nbf.is_some_and(|nbf| nbf > now.saturating_add(self.leeway))
+            || iat > now.saturating_add(MAX_IAT_SKEW.max(self.leeway))
+        {
+            return Err(Rejection::NotYetValid);
+        }
+        Ok(())
     }
 }
 
