@@ -53,6 +53,7 @@ fn full_config() -> Value {
             "max_lockout_seconds": 120,
         },
         "refresh_token_rotation": true,
+        "validated_token_cache_slots": 0,
         "store": { "type": "memory", "max_entries": 1000 },
     })
 }
@@ -96,6 +97,39 @@ async fn login_at(server: &Server, path: &str, username: &str, password: &str) -
         ),
     )
     .await
+}
+
+/// The cache size cannot be seen over HTTP (only in time): it shows in the layer's `Debug`.
+#[test]
+fn the_validated_token_cache_is_sized_as_configured() {
+    let debug = |slots: Option<usize>| {
+        let mut config = full_config();
+        match slots {
+            Some(slots) => config["validated_token_cache_slots"] = slots.into(),
+            None => drop(
+                config
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("validated_token_cache_slots"),
+            ),
+        }
+        format!("{:?}", build(config).unwrap())
+    };
+    assert!(
+        debug(Some(0)).contains("token_cache: None"),
+        "{}",
+        debug(Some(0))
+    );
+    assert!(
+        debug(Some(100)).contains("TokenCache { slots: 128"),
+        "{}",
+        debug(Some(100))
+    );
+    assert!(
+        debug(None).contains("TokenCache { slots: 1024"),
+        "{}",
+        debug(None)
+    );
 }
 
 #[tokio::test]

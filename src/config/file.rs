@@ -43,6 +43,7 @@ use crate::throttle::LoginThrottle;
 /// | `loopback_bypass` | boolean | [`loopback_bypass`](JwtLoginBuilder::loopback_bypass) |
 /// | `login_throttle` | `{"enabled", "max_failures_per_user", "max_failures_per_client", "window_seconds", "first_lockout_seconds", "max_lockout_seconds"}` | [`login_throttle`](JwtLoginBuilder::login_throttle) |
 /// | `refresh_token_rotation` | boolean | [`refresh_token_rotation`](JwtLoginBuilder::refresh_token_rotation) |
+/// | `validated_token_cache_slots` | integer | [`validated_token_cache`](JwtLoginBuilder::validated_token_cache) |
 /// | `store` | `{"type": "memory", "max_entries"}`, or `{"type": "redis", "url", "key_prefix", "timeout_milliseconds", "max_revoked_access_tokens"}` (feature `redis`) | [`store`](JwtLoginBuilder::store) |
 /// | `tenants` | array of `{"issuer", "audiences", "allowed_subjects", "jwks_url", "discovery", "allow_insecure_loopback", "refresh_interval_seconds"}` (feature `jwks`) | [`tenant`](JwtLoginBuilder::tenant) |
 ///
@@ -96,6 +97,7 @@ pub struct JwtLoginConfig {
     loopback_bypass: Option<bool>,
     login_throttle: Option<ThrottleSettings>,
     refresh_token_rotation: Option<bool>,
+    validated_token_cache_slots: Option<usize>,
     store: Option<StoreSettings>,
     #[cfg(feature = "jwks")]
     #[serde(default)]
@@ -199,6 +201,9 @@ impl JwtLoginConfig {
         }
         if let Some(enabled) = self.refresh_token_rotation {
             builder = builder.refresh_token_rotation(enabled);
+        }
+        if let Some(slots) = self.validated_token_cache_slots {
+            builder = builder.validated_token_cache(slots);
         }
         match self.store {
             None => {}

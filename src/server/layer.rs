@@ -27,7 +27,9 @@ impl JwtLoginLayer {
     ///
     /// For code that receives a token outside an HTTP request (a WebSocket message, a queue), and
     /// for measuring the cost of validation on its own. `token` is the bare compact JWS, without
-    /// the `Bearer ` scheme.
+    /// the `Bearer ` scheme. Like the layer, it uses and fills the validated-token cache; build
+    /// with [`validated_token_cache(0)`](JwtLoginBuilder::validated_token_cache) to measure
+    /// verification in full.
     ///
     /// # Errors
     ///
