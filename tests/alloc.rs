@@ -101,12 +101,16 @@ where
 }
 
 fn access_token(layer: &JwtLoginLayer) -> String {
+    access_token_of(layer, "admin", "correct horse battery staple")
+}
+
+/// Logs in through `layer` and answers the access token.
+fn access_token_of(layer: &JwtLoginLayer, username: &str, password: &str) -> String {
     let mut service = layer.layer(service_fn(inner));
+    let body = serde_json::json!({ "username": username, "password": password }).to_string();
     let request = Request::post("/api/login")
         .header("content-type", "application/json")
-        .body(Full::new(Bytes::from_static(
-            br#"{"username":"admin","password":"correct horse battery staple"}"#,
-        )))
+        .body(Full::new(Bytes::from(body)))
         .unwrap();
     let response = call(&mut service, request);
     assert_eq!(response.status(), StatusCode::OK);
@@ -179,6 +183,26 @@ fn verifying_a_token_allocates_nothing() {
     let (claims, allocations) = counted(|| layer.verify_access_token(&token));
     assert_eq!(claims.unwrap().sub(), "admin");
     assert_eq!(allocations, 0);
+}
+
+/// A token refused after its signature verified (here: a subject this layer does not know) is
+/// never stored in the validated-token cache: storing a token allocates its copy, and refusing
+/// it twice allocates nothing.
+#[test]
+fn a_refused_token_is_never_cached() {
+    let layer = layer();
+    // Signed with the same secret by a layer that knows another user.
+    let other = JwtLoginLayer::builder()
+        .user("nobody", Password::plain("another password"))
+        .secret(SECRET)
+        .build()
+        .unwrap();
+    let token = access_token_of(&other, "nobody", "another password");
+    for _ in 0..2 {
+        let (refused, allocations) = counted(|| layer.verify_access_token(&token));
+        assert_eq!(refused, Err(tower_jwt_login::Rejection::UnknownSubject));
+        assert_eq!(allocations, 0);
+    }
 }
 
 /// With the cache on (the default), the first verification stores a copy of the token (one

@@ -64,7 +64,7 @@ pub struct JwtLoginBuilder {
 }
 
 /// Slots of the validated-token cache by default: a slot per active client for a thousand
-/// clients, about 0.5 MB when all hold a token.
+/// clients; 0.17 MB from the start, under 1 MB when all hold a token.
 const DEFAULT_TOKEN_CACHE_SLOTS: usize = 1024;
 
 impl Default for JwtLoginBuilder {
@@ -254,14 +254,15 @@ impl JwtLoginBuilder {
     }
 
     /// How many access tokens the validated-token cache remembers; `0` turns it off. Default
-    /// is 1024; rounded up to a power of two, at most 65,536.
+    /// is 1024; rounded up to a power of two, at most 16,384.
     ///
     /// A client sends the same access token with every request until it expires. The first
     /// request verifies it in full; the next ones presenting exactly the same bytes get its
     /// claims from the cache, with the expiry checked again and revocation checked as always,
     /// without the HMAC and the parsing (about four times faster: BENCHMARKS.md). Each token
     /// goes into one slot chosen from its signature, replacing what was there, so the memory is
-    /// fixed (a slot holds at most one token of at most 512 bytes, about 0.5 KB). With many
+    /// fixed: 168 bytes per slot from the start, and a stored token's length (at most 512
+    /// bytes) while it is held; about 0.17 MB, and under 1 MB full, by default. With many
     /// more active clients than slots most requests miss, and a miss costs a little more than
     /// no cache; size it to the number of clients, or turn it off.
     ///
