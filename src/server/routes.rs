@@ -55,13 +55,23 @@ impl Routes {
             login: login.into(),
             refresh: refresh.into(),
             logout: logout.into(),
-            protected: protected.into_iter().map(Into::into).collect(),
+            protected: protected
+                .into_iter()
+                .map(|prefix| prefix.to_ascii_lowercase().into())
+                .collect(),
             optional: optional.into_iter().map(Into::into).collect(),
         })
     }
 
     /// Classifies a request path (without the query string).
+    ///
+    /// Inlined into the service's `call`: this runs for every request, including the ones the
+    /// layer only passes on, and a clean path needs nothing but a few comparisons.
+    #[inline]
     pub(crate) fn classify(&self, path: &str) -> Route {
+        if needs_normalizing(path) {
+            return self.classify_unclean(path);
+        }
         if path == &*self.login {
             return Route::Login;
         }
@@ -71,12 +81,7 @@ impl Routes {
         if path == &*self.logout {
             return Route::Logout;
         }
-        let normalized = normalize(path);
-        if self
-            .protected
-            .iter()
-            .any(|prefix| is_under(&normalized, prefix))
-        {
+        if self.protected.iter().any(|prefix| is_under(path, prefix)) {
             return Route::Protected;
         }
         if self.optional.iter().any(|p| path == &**p) {
@@ -84,29 +89,76 @@ impl Routes {
         }
         Route::PassThrough
     }
+
+    /// Classifies a path that needs normalising: protected if its normalised form is under a
+    /// protected prefix, passed on otherwise.
+    ///
+    /// Never one of the exact routes: those are configured clean (`check_path`), so a path
+    /// spelled otherwise is not one of them, as it never was. Out of line, so that the copy
+    /// and the segment handling do not weigh on the clean path's code.
+    #[cold]
+    #[inline(never)]
+    fn classify_unclean(&self, path: &str) -> Route {
+        let normalized = normalize(path);
+        if self
+            .protected
+            .iter()
+            .any(|prefix| is_under(&normalized, prefix))
+        {
+            Route::Protected
+        } else {
+            Route::PassThrough
+        }
+    }
 }
 
-/// Whether `path` is `prefix` or lies below it, ignoring ASCII case.
+/// Whether `path` is `prefix` or lies below it, ignoring ASCII case. `prefix` is lower case
+/// ([`Routes::new`] stores it so), so that only the path's bytes need folding.
+#[inline]
 fn is_under(path: &str, prefix: &str) -> bool {
     if prefix == "/" {
         return true;
     }
     let (path, prefix) = (path.as_bytes(), prefix.as_bytes());
-    path.len() >= prefix.len()
-        && path[..prefix.len()].eq_ignore_ascii_case(prefix)
-        && (path.len() == prefix.len() || path[prefix.len()] == b'/')
+    let Some(head) = path.get(..prefix.len()) else {
+        return false;
+    };
+    // Folded without an early exit: the loop has no branch per byte.
+    let same = head
+        .iter()
+        .zip(prefix)
+        .fold(true, |same, (&a, &b)| same & (a.to_ascii_lowercase() == b));
+    same && path.get(prefix.len()).is_none_or(|&b| b == b'/')
 }
 
 /// Whether a path needs normalising before it can be compared: it does not start with `/`, or
 /// has a `%`, `;`, `\` or non-ASCII byte, an empty segment (`//`), or a `.` or `..` segment.
 ///
-/// One pass over the bytes, because this runs for every request, including the ones the layer
-/// only passes on: separate scans (`contains("//")` builds a substring searcher, `split`
-/// another) were half of the pass-through overhead (BENCHMARKS.md).
+/// This runs for every request, including the ones the layer only passes on. A clean path has
+/// none of those bytes and no `/` followed by `/` or `.`: one pass over neighbouring bytes,
+/// with no branch per byte, says so. Only a path that fails it (`/.well-known` as much as
+/// `/a/../b`) is read again segment by segment. (Separate scans, `contains("//")` and `split`,
+/// were half of the pass-through overhead once; BENCHMARKS.md.)
+#[inline]
 fn needs_normalizing(path: &str) -> bool {
-    let Some((&b'/', rest)) = path.as_bytes().split_first() else {
+    let bytes = path.as_bytes();
+    let Some((&b'/', rest)) = bytes.split_first() else {
         return true;
     };
+    let suspicious = bytes
+        .iter()
+        .zip(rest)
+        .fold(false, |suspicious, (&previous, &b)| {
+            suspicious
+                | matches!(b, b'%' | b';' | b'\\' | 0x80..)
+                | ((previous == b'/') & ((b == b'/') | (b == b'.')))
+        });
+    suspicious && has_unclean_segment(rest)
+}
+
+/// [`needs_normalizing`] for the bytes after the leading `/`, segment by segment.
+#[cold]
+fn has_unclean_segment(rest: &[u8]) -> bool {
     // The length of the segment read so far, and whether it holds only dots.
     let mut segment_len = 0usize;
     let mut only_dots = true;
@@ -304,6 +356,76 @@ mod tests {
                 "{path:?}"
             );
         }
+    }
+
+    /// Classification as it reads in words: the exact routes on the path as sent, the protected
+    /// prefixes on its normalised form. What the split into a clean and an unclean path must
+    /// agree with.
+    fn classify_spelled_out(routes: &Routes, path: &str) -> Route {
+        let exact = [
+            (&routes.login, Route::Login),
+            (&routes.refresh, Route::Refresh),
+            (&routes.logout, Route::Logout),
+        ];
+        if let Some((_, route)) = exact.iter().find(|(p, _)| path == &***p) {
+            return *route;
+        }
+        if routes
+            .protected
+            .iter()
+            .any(|prefix| is_under(&normalize(path), prefix))
+        {
+            return Route::Protected;
+        }
+        if routes.optional.iter().any(|p| path == &**p) {
+            return Route::Optional;
+        }
+        Route::PassThrough
+    }
+
+    #[test]
+    fn classification_agrees_with_the_rule_on_every_short_path() {
+        // Every route of `routes()` is spelled with these pieces, so each is reached both clean
+        // and in its unclean spellings.
+        let pieces = [
+            "/api", "/v3", "/login", "/refresh", "/logout", "/", ".", "..", "%2e", "%", "\\", ";",
+            "A", "api",
+        ];
+        let mut paths = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = paths
+                .iter()
+                .flat_map(|p| pieces.iter().map(move |c| format!("{p}{c}")))
+                .collect();
+            paths.extend(longer);
+            paths.sort();
+            paths.dedup();
+        }
+        assert!(paths.len() > 30_000);
+        let routes = routes();
+        let mut seen = std::collections::HashSet::new();
+        for path in &paths {
+            let route = routes.classify(path);
+            assert_eq!(route, classify_spelled_out(&routes, path), "{path:?}");
+            seen.insert(format!("{route:?}"));
+        }
+        assert_eq!(seen.len(), 6, "every route reached: {seen:?}");
+    }
+
+    #[test]
+    fn prefixes_configured_in_upper_case_match_in_any_case() {
+        let routes = Routes::new(
+            "/api/login".into(),
+            "/api/login/refresh".into(),
+            "/api/logout".into(),
+            vec!["/API/V3".into()],
+            vec![],
+        )
+        .unwrap();
+        for path in ["/api/v3/ping", "/API/V3", "/Api/V3/x", "//api/v3/ping"] {
+            assert_eq!(routes.classify(path), Route::Protected, "{path}");
+        }
+        assert_eq!(routes.classify("/api/v4"), Route::PassThrough);
     }
 
     #[test]
