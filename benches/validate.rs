@@ -9,36 +9,9 @@ mod support;
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use serde::Deserialize;
+use jsonwebtoken::DecodingKey;
 use support::*;
 use tower_jwt_login::Rejection;
-
-/// The claims `jsonwebtoken` deserialises into: the same ones our verifier reads.
-#[derive(Deserialize)]
-#[allow(dead_code)]
-struct JwtClaims {
-    iss: String,
-    sub: String,
-    usefor: String,
-    iat: i64,
-    exp: i64,
-    exi: i64,
-    jti: String,
-}
-
-/// The closest `jsonwebtoken` gets to our rules: HS256 only, the issuer pinned, `exp`, `iat`,
-/// `iss` and `sub` required, no leeway, no audience.
-fn jsonwebtoken_validation() -> Validation {
-    let mut validation = Validation::new(Algorithm::HS256);
-    validation.set_issuer(&[REALM]);
-    validation.set_required_spec_claims(&["exp", "iat", "iss", "sub"]);
-    validation.leeway = 0;
-    validation.validate_exp = true;
-    validation.validate_nbf = true;
-    validation.validate_aud = false;
-    validation
-}
 
 fn validate(c: &mut Criterion) {
     let layer = layer();

@@ -212,3 +212,28 @@ pub fn garbage_mib() -> String {
         .take(1 << 20)
         .collect()
 }
+
+/// The claims `jsonwebtoken` deserialises into: the same ones our verifier reads.
+#[derive(serde::Deserialize)]
+pub struct JwtClaims {
+    pub iss: String,
+    pub sub: String,
+    pub usefor: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub exi: i64,
+    pub jti: String,
+}
+
+/// The closest `jsonwebtoken` gets to our rules: HS256 only, the issuer pinned, `exp`, `iat`,
+/// `iss` and `sub` required, no leeway, no audience.
+pub fn jsonwebtoken_validation() -> jsonwebtoken::Validation {
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.set_issuer(&[REALM]);
+    validation.set_required_spec_claims(&["exp", "iat", "iss", "sub"]);
+    validation.leeway = 0;
+    validation.validate_exp = true;
+    validation.validate_nbf = true;
+    validation.validate_aud = false;
+    validation
+}
