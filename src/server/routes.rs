@@ -323,6 +323,21 @@ mod tests {
         }
     }
 
+    /// Every string of at most `max` of `pieces`, the empty one included, each once.
+    fn every_path(pieces: &[&str], max: usize) -> Vec<String> {
+        let mut paths = vec![String::new()];
+        for _ in 0..max {
+            let longer: Vec<String> = paths
+                .iter()
+                .flat_map(|p| pieces.iter().map(move |c| format!("{p}{c}")))
+                .collect();
+            paths.extend(longer);
+            paths.sort();
+            paths.dedup();
+        }
+        paths
+    }
+
     /// The rule as it reads in words, one scan per clause: what the single pass must agree with.
     fn needs_normalizing_spelled_out(path: &str) -> bool {
         !path.starts_with('/')
@@ -337,17 +352,7 @@ mod tests {
 
     #[test]
     fn single_pass_check_agrees_with_the_rule_on_every_short_path() {
-        let alphabet = ["/", ".", "a", "%", ";", "\\", "é", ""];
-        let mut paths = vec![String::new()];
-        for _ in 0..6 {
-            let longer: Vec<String> = paths
-                .iter()
-                .flat_map(|p| alphabet.iter().map(move |c| format!("{p}{c}")))
-                .collect();
-            paths = longer;
-            paths.sort();
-            paths.dedup();
-        }
+        let paths = every_path(&["/", ".", "a", "%", ";", "\\", "é"], 6);
         assert!(paths.len() > 100_000);
         for path in &paths {
             assert_eq!(
@@ -391,16 +396,7 @@ mod tests {
             "/api", "/v3", "/login", "/refresh", "/logout", "/", ".", "..", "%2e", "%", "\\", ";",
             "A", "api",
         ];
-        let mut paths = vec![String::new()];
-        for _ in 0..4 {
-            let longer: Vec<String> = paths
-                .iter()
-                .flat_map(|p| pieces.iter().map(move |c| format!("{p}{c}")))
-                .collect();
-            paths.extend(longer);
-            paths.sort();
-            paths.dedup();
-        }
+        let paths = every_path(&pieces, 4);
         assert!(paths.len() > 30_000);
         let routes = routes();
         let mut seen = std::collections::HashSet::new();
