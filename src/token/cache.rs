@@ -122,23 +122,37 @@ impl std::fmt::Debug for TokenCache {
 /// Whether `a` and `b` are equal, in a time that depends only on their lengths (which are not
 /// secret: every token of this crate has about the same).
 ///
-/// Eight bytes at a time, every word compared, and the running difference passed through
-/// `black_box` after each word: the compiler cannot see that it stays non-zero once set, so it
-/// cannot add an early exit. (`subtle`'s slice comparison puts that barrier on every byte, which
-/// made a hit cost more than the HMAC floor it is there to avoid.)
+/// Four running differences, one per 8-byte word of each 32-byte block, all passed through
+/// `black_box` after every block: from then on the compiler knows nothing of their values, so
+/// it cannot tell that a difference, once set, decides the answer, and cannot add an early
+/// exit. A barrier on one running difference after every word (the first version) chained
+/// each word to the last through memory, which made a hit cost half the HMAC floor on its own;
+/// `subtle`'s slice comparison puts one on every byte.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    let ((a_words, a_rest), (b_words, b_rest)) = (a.as_chunks::<8>(), b.as_chunks::<8>());
-    let mut diff = 0u64;
-    for (x, y) in a_words.iter().zip(b_words) {
-        diff = std::hint::black_box(diff | (u64::from_ne_bytes(*x) ^ u64::from_ne_bytes(*y)));
+    let word = |bytes: &[u8]| u64::from_ne_bytes(bytes.try_into().expect("eight bytes"));
+    let ((a_blocks, a_rest), (b_blocks, b_rest)) = (a.as_chunks::<32>(), b.as_chunks::<32>());
+    let mut diff = [0u64; 4];
+    for (x, y) in a_blocks.iter().zip(b_blocks) {
+        for (lane, d) in diff.iter_mut().enumerate() {
+            let at = lane * 8..lane * 8 + 8;
+            *d |= word(&x[at.clone()]) ^ word(&y[at]);
+        }
+        diff = std::hint::black_box(diff);
     }
-    for (x, y) in a_rest.iter().zip(b_rest) {
-        diff = std::hint::black_box(diff | u64::from(x ^ y));
+    // What is left: up to three words, one lane each, then up to seven bytes.
+    let ((a_words, a_bytes), (b_words, b_bytes)) =
+        (a_rest.as_chunks::<8>(), b_rest.as_chunks::<8>());
+    for ((x, y), d) in a_words.iter().zip(b_words).zip(diff.iter_mut()) {
+        *d |= u64::from_ne_bytes(*x) ^ u64::from_ne_bytes(*y);
     }
-    diff == 0
+    diff = std::hint::black_box(diff);
+    for (x, y) in a_bytes.iter().zip(b_bytes) {
+        diff[0] = std::hint::black_box(diff[0] | u64::from(x ^ y));
+    }
+    (diff[0] | diff[1] | diff[2] | diff[3]) == 0
 }
 
 #[cfg(test)]
@@ -223,7 +237,8 @@ mod tests {
 
     #[test]
     fn constant_time_eq_is_equality() {
-        let base: Vec<u8> = (0..40).collect();
+        // Past two 32-byte blocks, so that every lane of a block and the bytes after it count.
+        let base: Vec<u8> = (0..80).collect();
         for len in 0..=base.len() {
             let a = &base[..len];
             assert!(constant_time_eq(a, a));
