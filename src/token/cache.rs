@@ -126,33 +126,35 @@ impl std::fmt::Debug for TokenCache {
 /// `black_box` after every block: from then on the compiler knows nothing of their values, so
 /// it cannot tell that a difference, once set, decides the answer, and cannot add an early
 /// exit. A barrier on one running difference after every word (the first version) chained
-/// each word to the last through memory, which made a hit cost half the HMAC floor on its own;
-/// `subtle`'s slice comparison puts one on every byte.
+/// each word to the last through memory, a third of a cache hit (BENCHMARKS.md); `subtle`'s
+/// slice comparison puts one on every byte.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    let word = |bytes: &[u8]| u64::from_ne_bytes(bytes.try_into().expect("eight bytes"));
     let ((a_blocks, a_rest), (b_blocks, b_rest)) = (a.as_chunks::<32>(), b.as_chunks::<32>());
     let mut diff = [0u64; 4];
     for (x, y) in a_blocks.iter().zip(b_blocks) {
-        for (lane, d) in diff.iter_mut().enumerate() {
-            let at = lane * 8..lane * 8 + 8;
-            *d |= word(&x[at.clone()]) ^ word(&y[at]);
-        }
-        diff = std::hint::black_box(diff);
+        diff = std::hint::black_box(or_differences(diff, x.as_chunks().0, y.as_chunks().0));
     }
     // What is left: up to three words, one lane each, then up to seven bytes.
     let ((a_words, a_bytes), (b_words, b_bytes)) =
         (a_rest.as_chunks::<8>(), b_rest.as_chunks::<8>());
-    for ((x, y), d) in a_words.iter().zip(b_words).zip(diff.iter_mut()) {
-        *d |= u64::from_ne_bytes(*x) ^ u64::from_ne_bytes(*y);
-    }
-    diff = std::hint::black_box(diff);
+    diff = std::hint::black_box(or_differences(diff, a_words, b_words));
     for (x, y) in a_bytes.iter().zip(b_bytes) {
         diff[0] = std::hint::black_box(diff[0] | u64::from(x ^ y));
     }
-    (diff[0] | diff[1] | diff[2] | diff[3]) == 0
+    diff.iter().fold(0, |all, d| all | d) == 0
+}
+
+/// `diff` with the difference of the `i`-th words of `x` and `y` ORed into lane `i`, for the
+/// (at most four) words there are.
+#[inline]
+fn or_differences(mut diff: [u64; 4], x: &[[u8; 8]], y: &[[u8; 8]]) -> [u64; 4] {
+    for ((d, x), y) in diff.iter_mut().zip(x).zip(y) {
+        *d |= u64::from_ne_bytes(*x) ^ u64::from_ne_bytes(*y);
+    }
+    diff
 }
 
 #[cfg(test)]
