@@ -375,11 +375,13 @@ mod tests {
         if let Some((_, route)) = exact.iter().find(|(p, _)| path == &***p) {
             return *route;
         }
-        if routes
-            .protected
-            .iter()
-            .any(|prefix| is_under(&normalize(path), prefix))
-        {
+        // Written out here rather than through `is_under`, which is under test as well.
+        let normalized = normalize(path).to_ascii_lowercase();
+        let under = |prefix: &str| {
+            let prefix = prefix.to_ascii_lowercase();
+            prefix == "/" || normalized == prefix || normalized.starts_with(&format!("{prefix}/"))
+        };
+        if routes.protected.iter().any(|prefix| under(prefix)) {
             return Route::Protected;
         }
         if routes.optional.iter().any(|p| path == &**p) {
