@@ -20,7 +20,7 @@ for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "instructions" and m.get("executable"):
         print(m["executable"])')
-operations=$(grep -o '^    "[a-z0-9_]*",$' benches/instructions.rs | tr -d ' ",')
+operations=$("$exe" --list)
 
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
@@ -51,7 +51,6 @@ extra("pass_through - bare_inner", ["pass_through"], ["bare_inner"])
 extra("protected_valid_token - (bare_inner_with_bearer + verify)", ["protected_valid_token"], ["bare_inner_with_bearer", "verify_access_token"])
 extra("protected_valid_token - (bare_..._and_claims + verify)", ["protected_valid_token"], ["bare_inner_with_bearer_and_claims", "verify_access_token"])
 extra("protected_valid_token_cached - (bare_..._and_claims + cache_hit)", ["protected_valid_token_cached"], ["bare_inner_with_bearer_and_claims", "cache_hit"])
-extra("cache_hit - verify_access_token", ["cache_hit"], ["verify_access_token"])
 label, value = "pass_through / bare_inner", per_call["pass_through"] / per_call["bare_inner"]
 print(f"{label:66} {value:7.2f}")
 '
