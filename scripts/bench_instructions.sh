@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Instructions per operation (benches/instructions.rs), counted by callgrind, and what the layer
+# Instructions per operation (benches/operations.rs), counted by callgrind, and what the layer
 # adds around the cryptography: repeatable figures on a machine whose timings another process
 # can disturb.
 # Usage: scripts/bench_instructions.sh [CALLS]   (default 2000 calls per operation)
@@ -14,11 +14,11 @@ if ! command -v valgrind >/dev/null; then
   $sudo apt-get install -y valgrind
 fi
 
-exe=$(cargo bench --all-features --no-run --bench instructions --message-format=json 2>/dev/null |
+exe=$(cargo bench --all-features --no-run --bench operations --message-format=json 2>/dev/null |
   python3 -c 'import json, sys
 for line in sys.stdin:
     m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "instructions" and m.get("executable"):
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "operations" and m.get("executable"):
         print(m["executable"])')
 operations=$("$exe" --list)
 
@@ -29,7 +29,7 @@ for operation in $operations; do
     "$exe" --operation "$operation" --count "$calls" >/dev/null 2>&1
   # The inclusive count of the one `measured` function that ran, divided by the calls.
   callgrind_annotate --inclusive=yes --threshold=100 "$out/$operation" |
-    awk -v op="$operation" -v calls="$calls" '/instructions::measured/ {
+    awk -v op="$operation" -v calls="$calls" '/operations::measured/ {
         gsub(",", "", $1); if ($1 + 0 > best) best = $1 + 0 }
       END { printf "%s %.1f\n", op, best / calls }'
 done | python3 -c '
