@@ -87,7 +87,7 @@ where
 }
 
 /// The operations, by the names `scripts/bench_instructions.sh` asks for.
-const OPERATIONS: [&str; 12] = [
+const OPERATIONS: [&str; 13] = [
     "hmac_floor",
     "verify_access_token",
     "cache_hit",
@@ -96,6 +96,7 @@ const OPERATIONS: [&str; 12] = [
     "bare_inner",
     "bare_inner_with_bearer",
     "bare_inner_with_bearer_and_claims",
+    "verify_then_bare_inner_with_bearer",
     "pass_through",
     "protected_valid_token",
     "protected_valid_token_cached",
@@ -106,7 +107,7 @@ const OPERATIONS: [&str; 12] = [
 /// above and below the line, and the bound the ratio must not exceed. Where the issue gives no
 /// number (a cache hit "well under" the floor), 0.5; pass-through "within noise" of the bare
 /// service is reported apart, against how much the bare service itself varies.
-const GOALS: [(&str, &[&str], &[&str], f64); 6] = [
+const GOALS: [(&str, &[&str], &[&str], f64); 7] = [
     (
         "verify_access_token / hmac_floor",
         &["verify_access_token"],
@@ -135,6 +136,12 @@ const GOALS: [(&str, &[&str], &[&str], f64); 6] = [
         "protected_valid_token / (bare_..._and_claims + verify)",
         &["protected_valid_token"],
         &["bare_inner_with_bearer_and_claims", "verify_access_token"],
+        1.2,
+    ),
+    (
+        "protected_valid_token / verify_then_bare_inner_with_bearer",
+        &["protected_valid_token"],
+        &["verify_then_bare_inner_with_bearer"],
         1.2,
     ),
     (
@@ -239,6 +246,16 @@ fn main() {
                     },
                 );
                 assert!(out.iter().all(|r| r.status() == 200));
+                t
+            }
+            "verify_then_bare_inner_with_bearer" => {
+                let (out, t) = repeat(n, protected, |r| {
+                    (layer.verify_access_token(&access), call(&mut bare, r))
+                });
+                assert!(
+                    out.iter()
+                        .all(|(v, r)| v.as_ref() == Ok(&claims) && r.status() == 200)
+                );
                 t
             }
             "pass_through" => requests(n, public, &mut service, 200),
