@@ -90,6 +90,11 @@ pub enum BuildError {
         /// What is wrong with them.
         reason: &'static str,
     },
+    /// A per-user bound on sessions or revocations, or the reuse grace, is impossible.
+    InvalidSessionBounds {
+        /// What is wrong with them.
+        reason: &'static str,
+    },
     /// The Redis store could not be set up (feature `redis`).
     InvalidRedis {
         /// What is wrong: an invalid URL, or no Tokio runtime to run in.
@@ -148,6 +153,9 @@ impl fmt::Display for BuildError {
                 "identity provider tenants need an HTTP client: set jwks_client or enable the jwks-rustls feature",
             ),
             Self::InvalidThrottle { reason } => write!(f, "invalid login throttle: {reason}"),
+            Self::InvalidSessionBounds { reason } => {
+                write!(f, "invalid session bounds: {reason}")
+            }
             Self::InvalidRedis { reason } => write!(f, "invalid Redis store: {reason}"),
         }
     }

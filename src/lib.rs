@@ -90,9 +90,11 @@ mod axum;
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub mod client;
+mod clock;
 mod config;
 mod credentials;
 mod error;
+mod family;
 #[cfg(feature = "jwks")]
 mod idp;
 mod keys;
@@ -132,6 +134,7 @@ struct ReadmeDoctests;
 /// hidden, unstable, and may change or disappear in any release.
 #[doc(hidden)]
 pub mod __bench {
+    use crate::family::FamilyId;
     use crate::{JwtLoginLayer, TokenUse};
 
     /// Issues an access and a refresh token for `sub`, exactly as a successful login does once
@@ -139,9 +142,10 @@ pub mod __bench {
     #[must_use]
     pub fn issue_pair(layer: &JwtLoginLayer, sub: &str) -> (String, String) {
         let shared = layer.shared();
+        let family = FamilyId::new();
         (
-            shared.issue(sub, TokenUse::Access),
-            shared.issue(sub, TokenUse::Refresh),
+            shared.issue(sub, TokenUse::Access, family).token,
+            shared.issue(sub, TokenUse::Refresh, family).token,
         )
     }
 }

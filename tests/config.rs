@@ -53,8 +53,11 @@ fn full_config() -> Value {
             "max_lockout_seconds": 120,
         },
         "refresh_token_rotation": true,
+        "refresh_token_reuse_grace_seconds": 0,
+        "max_sessions_per_user": 10,
+        "max_revocations_per_user": 50,
         "validated_token_cache_slots": 0,
-        "store": { "type": "memory", "max_entries": 1000 },
+        "store": { "type": "memory", "max_throttle_counters": 1000 },
     })
 }
 
@@ -187,6 +190,12 @@ async fn a_full_json_configuration_builds_a_layer_that_behaves_as_configured() {
     get(server.addr, "/auth/refresh", Some(&refresh))
         .await
         .assert_unauthorized();
+    // That was reuse (the grace is configured to 0): every token of that login is revoked, its
+    // access token too.
+    get(server.addr, "/private/x", Some(&access))
+        .await
+        .assert_unauthorized();
+    let (access, _) = tokens(&login_at(&server, "/auth/login", USER, PASSWORD).await);
 
     // The login body limit.
     let reply = login_at(&server, "/auth/login", USER, &"x".repeat(600)).await;
@@ -281,7 +290,6 @@ async fn a_redis_store_in_the_configuration_is_shared_by_replicas() {
         "url": redis.url(),
         "key_prefix": "config-test:",
         "timeout_milliseconds": 2000,
-        "max_revoked_access_tokens": 100,
     });
     let first = spawn(Stack::Hyper, build(config.clone()).unwrap()).await;
     let second = spawn(Stack::Axum, build(config).unwrap()).await;
@@ -444,6 +452,21 @@ fn invalid_cases() -> Vec<Invalid> {
             change: |c| c["secret"] = json!("short"),
             field: "secret",
             error: |e| matches!(e, BuildError::SecretTooShort { len: 5 }),
+        },
+        Invalid {
+            change: |c| c["max_sessions_per_user"] = json!(0),
+            field: "max_sessions_per_user",
+            error: |e| matches!(e, BuildError::InvalidSessionBounds { .. }),
+        },
+        Invalid {
+            change: |c| c["max_revocations_per_user"] = json!(0),
+            field: "max_revocations_per_user",
+            error: |e| matches!(e, BuildError::InvalidSessionBounds { .. }),
+        },
+        Invalid {
+            change: |c| c["refresh_token_reuse_grace_seconds"] = json!(301),
+            field: "refresh_token_reuse_grace_seconds",
+            error: |e| matches!(e, BuildError::InvalidSessionBounds { .. }),
         },
         Invalid {
             change: |c| c["users"] = json!([]),

@@ -1,4 +1,4 @@
-//! Throttling, refresh-token rotation, revocation and logout (issue 8), over real HTTP.
+//! Throttling, refresh-token rotation, revocation and logout, over real HTTP.
 //!
 //! One behaviour suite runs against both stores: the in-memory default and Redis (a real
 //! `redis-server` started per test on a free port). Then what only Redis can do: several
@@ -7,51 +7,11 @@
 mod support;
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use support::stores::{Fixture, Kind};
 use support::*;
-use tower_jwt_login::{JwtLoginBuilder, LoginThrottle, MemoryStore, Store};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Memory,
-    #[cfg(feature = "redis")]
-    Redis,
-}
-
-/// The store under test. A Redis store gets its own `redis-server`, alive as long as this.
-struct Fixture {
-    #[cfg(feature = "redis")]
-    redis: Option<RedisServer>,
-    memory: MemoryStore,
-}
-
-impl Fixture {
-    fn new(kind: Kind) -> Self {
-        Self {
-            #[cfg(feature = "redis")]
-            redis: (kind == Kind::Redis).then(RedisServer::start),
-            memory: MemoryStore::new(),
-        }
-    }
-
-    /// A new store handle: for Redis, a new client of the same server (another replica).
-    fn store(&self) -> Store {
-        #[cfg(feature = "redis")]
-        if let Some(redis) = &self.redis {
-            return tower_jwt_login::RedisStore::connect(&redis.url())
-                .unwrap()
-                .into();
-        }
-        // The memory store is per process: a fresh one each time is one process each time.
-        let _ = &self.memory;
-        MemoryStore::new().into()
-    }
-
-    async fn server(&self, builder: JwtLoginBuilder) -> Server {
-        spawn(Stack::Hyper, builder.store(self.store()).build().unwrap()).await
-    }
-}
+use tower_jwt_login::LoginThrottle;
 
 fn ip(last: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
@@ -340,25 +300,6 @@ async fn logout_refuses_what_it_cannot_revoke(kind: Kind) {
     );
 }
 
-/// Instantiates each behaviour as a test per store.
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name(super::Kind::Memory).await;
-            })*
-        }
-        #[cfg(feature = "redis")]
-        mod redis {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name(super::Kind::Redis).await;
-            })*
-        }
-    };
-}
-
 on_both_stores!(
     five_failures_lock_the_pair_with_a_doubling_retry_after,
     a_success_resets_its_pair,
@@ -410,6 +351,8 @@ async fn default_tokens_keep_exactly_datarhei_claims_with_rotation_on() {
 
 #[cfg(feature = "redis")]
 mod replicas {
+    use std::time::Instant;
+
     use super::*;
 
     /// Polls `GET /api/v3/ping` with `access` until it is refused; the time it took.
@@ -429,8 +372,14 @@ mod replicas {
     #[tokio::test]
     async fn a_refresh_token_rotated_through_one_replica_is_refused_by_the_other() {
         let fixture = Fixture::new(Kind::Redis);
-        let one = fixture.server(builder().refresh_token_rotation(true)).await;
-        let two = fixture.server(builder().refresh_token_rotation(true)).await;
+        // No grace: the second refresh with the same token is reuse at once.
+        let rotating = || {
+            builder()
+                .refresh_token_rotation(true)
+                .refresh_token_reuse_grace(Duration::ZERO)
+        };
+        let one = fixture.server(rotating()).await;
+        let two = fixture.server(rotating()).await;
         let (_, first) = login(one.addr).await;
         let (_, second) = tokens(&get(two.addr, "/api/login/refresh", Some(&first)).await);
         get(one.addr, "/api/login/refresh", Some(&first))
@@ -619,6 +568,7 @@ async fn an_identity_provider_login_starts_a_family_that_rotates() {
     let layer = builder()
         .tenant(tenant)
         .refresh_token_rotation(true)
+        .refresh_token_reuse_grace(Duration::ZERO)
         .build()
         .unwrap();
     let server = spawn(Stack::Hyper, layer).await;

@@ -43,8 +43,11 @@ use crate::throttle::LoginThrottle;
 /// | `loopback_bypass` | boolean | [`loopback_bypass`](JwtLoginBuilder::loopback_bypass) |
 /// | `login_throttle` | `{"enabled", "max_failures_per_user", "max_failures_per_client", "window_seconds", "first_lockout_seconds", "max_lockout_seconds"}` | [`login_throttle`](JwtLoginBuilder::login_throttle) |
 /// | `refresh_token_rotation` | boolean | [`refresh_token_rotation`](JwtLoginBuilder::refresh_token_rotation) |
+/// | `refresh_token_reuse_grace_seconds` | integer | [`refresh_token_reuse_grace`](JwtLoginBuilder::refresh_token_reuse_grace) |
+/// | `max_sessions_per_user` | integer | [`max_sessions_per_user`](JwtLoginBuilder::max_sessions_per_user) |
+/// | `max_revocations_per_user` | integer | [`max_revocations_per_user`](JwtLoginBuilder::max_revocations_per_user) |
 /// | `validated_token_cache_slots` | integer | [`validated_token_cache`](JwtLoginBuilder::validated_token_cache) |
-/// | `store` | `{"type": "memory", "max_entries"}`, or `{"type": "redis", "url", "key_prefix", "timeout_milliseconds", "max_revoked_access_tokens"}` (feature `redis`) | [`store`](JwtLoginBuilder::store) |
+/// | `store` | `{"type": "memory", "max_throttle_counters"}`, or `{"type": "redis", "url", "key_prefix", "timeout_milliseconds"}` (feature `redis`) | [`store`](JwtLoginBuilder::store) |
 /// | `tenants` | array of `{"issuer", "audiences", "allowed_subjects", "jwks_url", "discovery", "allow_insecure_loopback", "refresh_interval_seconds"}` (feature `jwks`) | [`tenant`](JwtLoginBuilder::tenant) |
 ///
 /// The secrets, the passwords, the password hashes and the Redis URL (which may carry a
@@ -97,6 +100,9 @@ pub struct JwtLoginConfig {
     loopback_bypass: Option<bool>,
     login_throttle: Option<ThrottleSettings>,
     refresh_token_rotation: Option<bool>,
+    refresh_token_reuse_grace_seconds: Option<u64>,
+    max_sessions_per_user: Option<usize>,
+    max_revocations_per_user: Option<usize>,
     validated_token_cache_slots: Option<usize>,
     store: Option<StoreSettings>,
     #[cfg(feature = "jwks")]
@@ -202,15 +208,26 @@ impl JwtLoginConfig {
         if let Some(enabled) = self.refresh_token_rotation {
             builder = builder.refresh_token_rotation(enabled);
         }
+        if let Some(seconds) = self.refresh_token_reuse_grace_seconds {
+            builder = builder.refresh_token_reuse_grace(Duration::from_secs(seconds));
+        }
+        if let Some(sessions) = self.max_sessions_per_user {
+            builder = builder.max_sessions_per_user(sessions);
+        }
+        if let Some(revocations) = self.max_revocations_per_user {
+            builder = builder.max_revocations_per_user(revocations);
+        }
         if let Some(slots) = self.validated_token_cache_slots {
             builder = builder.validated_token_cache(slots);
         }
         match self.store {
             None => {}
-            Some(StoreSettings::Memory { max_entries }) => {
+            Some(StoreSettings::Memory {
+                max_throttle_counters,
+            }) => {
                 let mut store = MemoryStore::new();
-                if let Some(max_entries) = max_entries {
-                    store = store.max_entries(max_entries);
+                if let Some(max) = max_throttle_counters {
+                    store = store.max_throttle_counters(max);
                 }
                 builder = builder.store(store);
             }
@@ -373,7 +390,7 @@ impl ThrottleSettings {
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 enum StoreSettings {
     Memory {
-        max_entries: Option<usize>,
+        max_throttle_counters: Option<usize>,
     },
     #[cfg(feature = "redis")]
     Redis(RedisSettings),
@@ -386,7 +403,6 @@ struct RedisSettings {
     url: Secret,
     key_prefix: Option<String>,
     timeout_milliseconds: Option<u64>,
-    max_revoked_access_tokens: Option<usize>,
 }
 
 #[cfg(feature = "redis")]
@@ -399,9 +415,6 @@ impl RedisSettings {
         }
         if let Some(milliseconds) = self.timeout_milliseconds {
             store = store.timeout(Duration::from_millis(milliseconds));
-        }
-        if let Some(max) = self.max_revoked_access_tokens {
-            store = store.max_revoked_access_tokens(max);
         }
         store.build().map_err(|error| {
             let field = if zero_timeout {
@@ -472,6 +485,8 @@ struct Fields {
     /// Each configured path with its field name, in the order the builder checks them.
     paths: Vec<(String, String)>,
     throttle: Option<ThrottleSettings>,
+    /// The session-bound field that is out of range, if any, in the order the builder checks.
+    session_bounds: &'static str,
     #[cfg(feature = "jwks")]
     tenants: Vec<String>,
 }
@@ -527,6 +542,13 @@ impl Fields {
                 .collect(),
             paths,
             throttle: config.login_throttle.clone(),
+            session_bounds: if config.max_sessions_per_user == Some(0) {
+                "max_sessions_per_user"
+            } else if config.max_revocations_per_user == Some(0) {
+                "max_revocations_per_user"
+            } else {
+                "refresh_token_reuse_grace_seconds"
+            },
             #[cfg(feature = "jwks")]
             tenants: config.tenants.iter().map(|t| t.issuer.clone()).collect(),
         }
@@ -599,6 +621,7 @@ impl Fields {
                 .throttle
                 .as_ref()
                 .map(|throttle| throttle.locate().to_owned()),
+            BuildError::InvalidSessionBounds { .. } => Some(self.session_bounds.to_owned()),
             BuildError::InvalidRedis { .. } => Some("store".to_owned()),
         }
     }

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 use crate::credentials::{LocalUsers, Password};
 use crate::error::BuildError;
 use crate::keys::{HmacKey, KeySet};
-use crate::server::{JwtLoginLayer, Routes, Shared};
+use crate::server::{JwtLoginLayer, Routes, SessionBounds, Shared};
 use crate::store::{MemoryStore, Store};
 use crate::throttle::LoginThrottle;
 use crate::token::{TokenCache, TokenIssuer, TokenVerifier};
@@ -60,6 +60,9 @@ pub struct JwtLoginBuilder {
     store: Option<Store>,
     throttle: LoginThrottle,
     rotation: bool,
+    reuse_grace: Duration,
+    sessions_per_user: usize,
+    revocations_per_user: usize,
     token_cache_slots: usize,
 }
 
@@ -90,6 +93,9 @@ impl Default for JwtLoginBuilder {
             store: None,
             throttle: LoginThrottle::new(),
             rotation: false,
+            reuse_grace: Duration::from_secs(10),
+            sessions_per_user: 100,
+            revocations_per_user: 1_000,
             token_cache_slots: DEFAULT_TOKEN_CACHE_SLOTS,
         }
     }
@@ -213,11 +219,40 @@ impl JwtLoginBuilder {
     /// Core's Go client does) keep working.
     ///
     /// Recommended whenever the clients keep the refresh token they are given: a stolen refresh
-    /// token then works only until its owner, or the thief, uses it twice. Two concurrent
-    /// refreshes with the same token count as reuse. Enabling it makes refresh tokens issued
+    /// token then works only until its owner, or the thief, uses it again after the
+    /// [reuse grace](Self::refresh_token_reuse_grace). Enabling it makes refresh tokens issued
     /// before unusable (the store has no record of them); the next login fixes that.
     pub const fn refresh_token_rotation(mut self, enabled: bool) -> Self {
         self.rotation = enabled;
+        self
+    }
+
+    /// With rotation, how long a just-spent refresh token is still honoured: two browser tabs,
+    /// or a client retrying a refresh whose answer it lost, present the same token at nearly
+    /// the same time, and each gets a new token of the same login instead of logging the user
+    /// out. After the grace, presenting it again is reuse. Default is 10 seconds; zero turns
+    /// the grace off; at most 5 minutes.
+    pub const fn refresh_token_reuse_grace(mut self, grace: Duration) -> Self {
+        self.reuse_grace = grace;
+        self
+    }
+
+    /// With rotation, how many logins (refresh-token families) one user may have alive at
+    /// once. A new login past it ends the user's least recently refreshed one: its refresh
+    /// token is refused from then on, its access token runs out. Another user is never
+    /// affected. Default is 100.
+    pub const fn max_sessions_per_user(mut self, sessions: usize) -> Self {
+        self.sessions_per_user = sessions;
+        self
+    }
+
+    /// How many revocations (logouts, reused refresh tokens) the store holds for one user until
+    /// the tokens they refuse expire. Past it, the user's revocations become one watermark:
+    /// every token of that user issued up to the newest revoked one is refused, so nothing
+    /// revoked comes back, and the user logs in again. Another user is never affected. Default
+    /// is 1 000.
+    pub const fn max_revocations_per_user(mut self, revocations: usize) -> Self {
+        self.revocations_per_user = revocations;
         self
     }
 
@@ -343,6 +378,7 @@ impl JwtLoginBuilder {
     /// path or realm, or an impossible lifetime.
     pub fn build(self) -> Result<JwtLoginLayer, BuildError> {
         let realm = check_realm(&self.realm)?;
+        let bounds = self.session_bounds()?;
         let access_lifetime = check_lifetime(self.access_lifetime, "access")?;
         let refresh_lifetime = check_lifetime(self.refresh_lifetime, "refresh")?;
         if self.leeway >= self.access_lifetime {
@@ -402,9 +438,27 @@ impl JwtLoginBuilder {
             store,
             throttle,
             rotation: self.rotation,
+            bounds,
             leeway,
             token_cache: TokenCache::new(self.token_cache_slots),
         }))
+    }
+}
+
+impl JwtLoginBuilder {
+    fn session_bounds(&self) -> Result<SessionBounds, BuildError> {
+        let invalid = |reason| Err(BuildError::InvalidSessionBounds { reason });
+        if self.sessions_per_user == 0 || self.revocations_per_user == 0 {
+            return invalid("the per-user bounds must be at least 1");
+        }
+        if self.reuse_grace > Duration::from_secs(300) {
+            return invalid("the refresh-token reuse grace must be at most 5 minutes");
+        }
+        Ok(SessionBounds {
+            sessions_per_user: self.sessions_per_user,
+            revocations_per_user: self.revocations_per_user,
+            reuse_grace_ms: i64::try_from(self.reuse_grace.as_millis()).unwrap_or(i64::MAX),
+        })
     }
 }
 
@@ -443,6 +497,9 @@ impl fmt::Debug for JwtLoginBuilder {
             .field("store", &self.store)
             .field("throttle", &self.throttle)
             .field("rotation", &self.rotation)
+            .field("refresh_token_reuse_grace", &self.reuse_grace)
+            .field("max_sessions_per_user", &self.sessions_per_user)
+            .field("max_revocations_per_user", &self.revocations_per_user)
             .field("token_cache_slots", &self.token_cache_slots);
         #[cfg(feature = "jwks")]
         debug.field("idp", &self.idp);

@@ -7,25 +7,18 @@ use std::sync::Arc;
 use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tracing::Instrument as _;
 
 use super::Shared;
 use super::response::{self, OwnResponse};
 use crate::error::Rejection;
 use crate::observe::{self, LoginOutcome};
-use crate::token::TokenUse;
 
 #[derive(Deserialize)]
 struct LoginBody {
     username: String,
     password: String,
-}
-
-#[derive(Serialize)]
-struct LoginResponse {
-    access_token: String,
-    refresh_token: String,
 }
 
 pub(crate) async fn login<B>(shared: Arc<Shared>, request: Request<B>) -> OwnResponse
@@ -113,8 +106,8 @@ where
     if let Err(response) = shared.forgive(throttle_keys).await {
         return response;
     }
-    let refresh_token = match shared.login_refresh_token(&credentials.username).await {
-        Ok(token) => token,
+    let tokens = match shared.login_tokens(&credentials.username).await {
+        Ok(tokens) => tokens,
         Err(response) => return response,
     };
     // At info: only a right password gets here, so the username is a configured one.
@@ -124,10 +117,7 @@ where
         client = client.map(tracing::field::display),
         "login succeeded"
     );
-    response::tokens(&LoginResponse {
-        access_token: shared.issue(&credentials.username, TokenUse::Access),
-        refresh_token,
-    })
+    response::tokens(&tokens)
 }
 
 /// A login with an identity provider's access token. Without a configured tenant (or the `jwks`
@@ -147,8 +137,8 @@ async fn external_login(
         match shared.idp.login(token).await {
             Ok(subject) => {
                 // With rotation on, the refresh token starts a family in the store.
-                let refresh_token = match shared.login_refresh_token(&subject).await {
-                    Ok(token) => token,
+                let tokens = match shared.login_tokens(&subject).await {
+                    Ok(tokens) => tokens,
                     Err(response) => return response,
                 };
                 tracing::info!(
@@ -157,10 +147,7 @@ async fn external_login(
                     client = client.map(tracing::field::display),
                     "login with an identity provider token succeeded"
                 );
-                response::tokens(&LoginResponse {
-                    access_token: shared.issue(&subject, TokenUse::Access),
-                    refresh_token,
-                })
+                response::tokens(&tokens)
             }
             Err(IdpError::Rejected(rejection)) => shared.unauthorized(rejection),
             Err(IdpError::Unavailable) => {

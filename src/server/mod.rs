@@ -20,7 +20,7 @@ pub use future::ResponseFuture;
 pub use layer::JwtLoginLayer;
 pub(crate) use routes::Routes;
 pub use service::JwtLogin;
-pub(crate) use shared::{Shared, peer_addr_in};
+pub(crate) use shared::{SessionBounds, Shared, peer_addr_in};
 
 /// The address of the connection's peer, for the loopback bypass.
 ///

@@ -3,12 +3,14 @@
 
 use http::StatusCode;
 use http::request::Parts;
+use serde::Serialize;
 
 use super::Shared;
 use super::response::{self, OwnResponse};
 use crate::error::Rejection;
+use crate::family::{FamilyId, family_of};
 use crate::observe::{self, LoginOutcome};
-use crate::store::{Attempt, StoreError, ThrottleKeys};
+use crate::store::{Attempt, Family, Presented, Revocation, Rotation, StoreError, ThrottleKeys};
 use crate::token::{self, Claims, TokenUse};
 
 /// How long a client is told to wait when the store is unavailable.
@@ -25,11 +27,27 @@ pub(super) fn unavailable(_: StoreError) -> OwnResponse {
     )
 }
 
-/// Milliseconds since the Unix epoch, for throttling.
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+/// What a login answers.
+#[derive(Serialize)]
+pub(crate) struct LoginTokens {
+    access_token: String,
+    refresh_token: String,
+}
+
+/// What a refresh answers: with rotation, the refresh token's successor too.
+#[derive(Serialize)]
+pub(crate) struct RefreshedTokens {
+    access_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) refresh_token: Option<String>,
+}
+
+fn presented(claims: &Claims) -> Presented<'_> {
+    Presented {
+        sub: claims.sub(),
+        jti: claims.jti(),
+        iat: claims.iat(),
+    }
 }
 
 impl Shared {
@@ -44,7 +62,7 @@ impl Shared {
             return Ok(None);
         };
         let keys = throttle.keys(request, username);
-        match self.store.0.attempt(&keys, throttle.limits, now_ms()).await {
+        match self.store.0.attempt(&keys, throttle.limits).await {
             Ok(Attempt::Allowed) => Ok(Some(keys)),
             Ok(Attempt::Locked { retry_after_ms }) => {
                 // At debug, and the username bounded: both are the client's choice.
@@ -73,77 +91,124 @@ impl Shared {
         }
     }
 
-    /// Issues a refresh token for `sub` and returns it with its claims, read back from the
-    /// token itself (the issuer draws the `jti`).
-    fn issue_refresh(&self, sub: &str) -> (String, Claims) {
-        let token = self.issue(sub, TokenUse::Refresh);
-        let claims = self
-            .verifier
-            .verify(token.as_bytes(), TokenUse::Refresh, token::now())
-            .expect("a token just issued verifies");
-        (token, claims)
+    /// The tokens of a new login by `sub`: a new family, which with rotation on the store
+    /// records (past the user's bound, dropping the least recently refreshed one).
+    pub(super) async fn login_tokens(&self, sub: &str) -> Result<LoginTokens, OwnResponse> {
+        let family = FamilyId::new();
+        let refresh = self.issue(sub, TokenUse::Refresh, family);
+        if self.rotation {
+            let jti = refresh.jti.to_string();
+            let record = Family {
+                sub,
+                name: family_of(&jti),
+                jti: &jti,
+                exp: refresh.exp,
+            };
+            self.store
+                .0
+                .start_family(&record, self.bounds.sessions_per_user)
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(LoginTokens {
+            access_token: self.issue(sub, TokenUse::Access, family).token,
+            refresh_token: refresh.token,
+        })
     }
 
-    /// The refresh token of a new login: with rotation on, the first of a new family.
-    pub(super) async fn login_refresh_token(&self, sub: &str) -> Result<String, OwnResponse> {
-        if !self.rotation {
-            return Ok(self.issue(sub, TokenUse::Refresh));
+    /// The tokens a refresh with `presented`, a verified refresh token, hands out: an access
+    /// token of its family, and with rotation its successor.
+    pub(super) async fn refresh_tokens(
+        &self,
+        presented: &Claims,
+    ) -> Result<RefreshedTokens, OwnResponse> {
+        let revoked = self.store.0.is_revoked(&self::presented(presented)).await;
+        if revoked.map_err(unavailable)? {
+            return Err(self.unauthorized(Rejection::Revoked));
         }
-        let (token, claims) = self.issue_refresh(sub);
-        self.store
-            .0
-            .start_family(claims.jti(), claims.exp(), token::now())
-            .await
-            .map_err(unavailable)?;
-        Ok(token)
+        // A token of a family we did not start (datarhei's) starts its own.
+        let family = FamilyId::of(presented.jti()).unwrap_or_else(FamilyId::new);
+        let refresh_token = if self.rotation {
+            Some(self.rotate(presented, family).await?)
+        } else {
+            None
+        };
+        Ok(RefreshedTokens {
+            access_token: self.issue(presented.sub(), TokenUse::Access, family).token,
+            refresh_token,
+        })
     }
 
     /// Spends the refresh token with `presented` claims and returns its successor, or the
     /// reason it cannot be used.
-    pub(super) async fn rotate(&self, presented: &Claims) -> Result<String, OwnResponse> {
-        let (token, claims) = self.issue_refresh(presented.sub());
+    async fn rotate(&self, presented: &Claims, family: FamilyId) -> Result<String, OwnResponse> {
+        let next = self.issue(presented.sub(), TokenUse::Refresh, family);
+        let jti = next.jti.to_string();
         let rotation = self
             .store
             .0
-            .rotate(presented.jti(), claims.jti(), claims.exp(), token::now())
+            .rotate(
+                &self::presented(presented),
+                &jti,
+                next.exp,
+                self.bounds.reuse_grace_ms,
+            )
             .await
             .map_err(unavailable)?;
         match rotation {
-            crate::store::Rotation::Rotated => Ok(token),
-            crate::store::Rotation::Reused => {
+            Rotation::Rotated => Ok(next.token),
+            Rotation::Reused => {
                 tracing::warn!(
                     username = %presented.sub(),
-                    "a rotated refresh token was presented again: its whole family is revoked"
+                    "a rotated refresh token was presented again: every token of its login is revoked"
                 );
                 observe::refresh_token_reused();
+                self.revoke(presented).await?;
                 Err(self.unauthorized(Rejection::RefreshTokenReused))
             }
-            crate::store::Rotation::Revoked => Err(self.unauthorized(Rejection::Revoked)),
+            Rotation::Revoked => Err(self.unauthorized(Rejection::Revoked)),
         }
     }
 
-    /// Refuses a refresh token whose family was revoked (without rotation).
-    pub(super) async fn check_family(&self, presented: &Claims) -> Result<(), OwnResponse> {
-        let revoked = self
-            .store
-            .0
-            .is_family_revoked(presented.jti(), token::now())
-            .await
-            .map_err(unavailable)?;
-        if revoked {
-            return Err(self.unauthorized(Rejection::Revoked));
-        }
-        Ok(())
-    }
-
-    /// Revokes the family of a refresh token, or an access token, until it expires.
+    /// Revokes an access token until it expires, or with a refresh token every token of its
+    /// login (its family).
     pub(super) async fn revoke(&self, claims: &Claims) -> Result<(), OwnResponse> {
-        let until = claims.exp().saturating_add(self.leeway);
         let now = token::now();
-        let revoked = match claims.usefor() {
-            TokenUse::Refresh => self.store.0.revoke_family(claims.jti(), until, now).await,
-            TokenUse::Access => self.store.0.revoke_access(claims.jti(), until, now).await,
+        // Whatever a watermark replacing this revocation covers (every token of the user
+        // issued until now) has expired by then.
+        let watermark_until = now
+            .saturating_add(self.refresh_lifetime.max(self.access_lifetime))
+            .saturating_add(self.leeway);
+        let revocation = match claims.usefor() {
+            TokenUse::Access => Revocation {
+                sub: claims.sub(),
+                id: claims.jti(),
+                family: false,
+                iat: claims.iat(),
+                until: claims.exp().saturating_add(self.leeway),
+                watermark_until,
+                now,
+            },
+            TokenUse::Refresh => Revocation {
+                sub: claims.sub(),
+                id: family_of(claims.jti()),
+                family: true,
+                // Every token of the family was issued by now.
+                iat: now,
+                // Its access tokens, and without rotation the refresh token itself (with
+                // rotation the store forgets the family, which refuses its refresh tokens).
+                until: now
+                    .saturating_add(self.access_lifetime)
+                    .max(if self.rotation { 0 } else { claims.exp() })
+                    .saturating_add(self.leeway),
+                watermark_until,
+                now,
+            },
         };
-        revoked.map_err(unavailable)
+        self.store
+            .0
+            .revoke(&revocation, self.bounds.revocations_per_user)
+            .await
+            .map_err(unavailable)
     }
 }

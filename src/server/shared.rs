@@ -7,9 +7,21 @@ use super::response::{self, OwnResponse};
 use super::routes::Routes;
 use crate::credentials::LocalUsers;
 use crate::error::Rejection;
+use crate::family::FamilyId;
 use crate::store::Store;
 use crate::throttle::Throttle;
-use crate::token::{self, Claims, TokenCache, TokenIssuer, TokenUse, TokenVerifier};
+use crate::token::{self, Claims, Issued, TokenCache, TokenIssuer, TokenUse, TokenVerifier};
+
+/// How much session state one user can make the store hold; see SECURITY.md, "Bounds".
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SessionBounds {
+    /// Live refresh-token families (logins) per user, with rotation on.
+    pub(crate) sessions_per_user: usize,
+    /// Revocations held per user before they become one watermark.
+    pub(crate) revocations_per_user: usize,
+    /// How long a just-rotated refresh token is still honoured, in milliseconds.
+    pub(crate) reuse_grace_ms: i64,
+}
 
 /// The state every clone of the layer and its services shares, behind one `Arc`.
 #[derive(Debug)]
@@ -33,6 +45,8 @@ pub(crate) struct Shared {
     pub(crate) throttle: Option<Throttle>,
     /// Whether each refresh spends the refresh token and issues a new one.
     pub(crate) rotation: bool,
+    /// The per-user bounds on what the store holds.
+    pub(crate) bounds: SessionBounds,
     /// The verifier's leeway, in seconds: a revocation lasts until `exp` plus this.
     pub(crate) leeway: i64,
     /// Access tokens verified before; `None` when turned off.
@@ -82,7 +96,12 @@ impl Shared {
         }
         // A local set: a protected request never waits on the store. Checked on every request,
         // cached token or not.
-        if usefor == TokenUse::Access && self.store.0.revoked_access().contains(claims.jti()) {
+        if self
+            .store
+            .0
+            .revocations()
+            .refuses(claims.sub(), claims.jti(), claims.iat())
+        {
             return Err(Rejection::Revoked);
         }
         if let (Some(cache), Some(nbf)) = (cache, verified_nbf) {
@@ -116,13 +135,14 @@ impl Shared {
         response::unauthorized(rejection, challenge)
     }
 
-    /// Issues a new access token for `sub`.
-    pub(crate) fn issue(&self, sub: &str, usefor: TokenUse) -> String {
+    /// Issues a new token of login `family` for `sub`.
+    pub(crate) fn issue(&self, sub: &str, usefor: TokenUse, family: FamilyId) -> Issued {
         let lifetime = match usefor {
             TokenUse::Access => self.access_lifetime,
             TokenUse::Refresh => self.refresh_lifetime,
         };
-        self.issuer.issue(sub, usefor, lifetime, token::now())
+        self.issuer
+            .issue(sub, usefor, family, lifetime, token::now())
     }
 
     /// Whether the request's connection comes from a loopback address and the bypass is on.

@@ -1,154 +1,149 @@
 //! The in-memory store: one process, no dependencies, the default.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use super::expiring::Expiring;
+use super::revocations::Revocations;
 use super::{
-    Attempt, Backend, Limits, RevokedAccess, Rotation, StoreError, StoreFuture, ThrottleKeys,
+    Attempt, Backend, Family, Limits, MAX_GENERATION, Presented, Revocation, Rotation, StoreError,
+    StoreFuture, ThrottleKeys, now_ms,
 };
 
 /// The default store, held in the process: right for a single instance.
 ///
-/// Everything it holds expires with what it concerns: a throttling counter a window after its
-/// last attempt, a refresh-token family with its newest token, a revocation with the revoked
-/// token. It forgets everything when the process ends (with a configured secret, tokens revoked
-/// before a restart are valid again after it, until they expire). Several replicas need
-/// `RedisStore` (feature `redis`) instead.
+/// Everything it holds is bounded per user, and leaves when what it concerns expires: a
+/// throttling counter a window after its last attempt, a login's refresh-token family with its
+/// newest refresh token, a revocation with the tokens it refuses. What each bound is, and what
+/// happens at it, is the "Bounds" table of the crate's SECURITY.md; in short, reaching a bound
+/// costs the user who reached it, never another one, and never answers 503.
 ///
-/// # At the cap
+/// The one global bound is on throttling counters (anybody can make one, account or not):
+/// [`max_throttle_counters`](Self::max_throttle_counters). Past it, the counter closest to
+/// expiring is forgotten (an attacker who fills the table only makes it forget the oldest
+/// counters, never unlock the ones being hit).
 ///
-/// The store holds at most [`max_entries`](Self::max_entries) entries of each kind: throttling
-/// counters, refresh-token records, revoked access tokens. When a kind is full, its expired
-/// entries are dropped first; if it is still full:
-///
-/// - a new throttling counter replaces the one closest to expiring (an attacker who fills the
-///   table can only make it forget the oldest counters, never unlock the ones being hit);
-/// - a login with rotation on, a rotation, a logout, answer **503** with `Retry-After`: a
-///   revocation is never forgotten to make room, and a refresh token is never issued that the
-///   store could not recognise.
+/// It forgets everything when the process ends (with a configured secret, tokens revoked before
+/// a restart are valid again after it, until they expire). Several replicas need `RedisStore`
+/// (feature `redis`) instead.
 ///
 /// ```
 /// use tower_jwt_login::{JwtLoginLayer, MemoryStore, Password};
 ///
 /// let layer = JwtLoginLayer::builder()
 ///     .user("admin", Password::plain("correct horse battery staple"))
-///     .store(MemoryStore::new().max_entries(10_000))
+///     .store(MemoryStore::new().max_throttle_counters(10_000))
 ///     .build()?;
 /// # Ok::<_, tower_jwt_login::BuildError>(())
 /// ```
 pub struct MemoryStore {
-    max_entries: usize,
+    max_counters: usize,
     tables: Mutex<Tables>,
-    revoked: RevokedAccess,
+    revocations: Revocations,
 }
 
-#[derive(Default)]
 struct Tables {
-    counters: HashMap<[u8; 32], Counter>,
-    /// Refresh token `jti` -> its family, for rotation.
-    refresh: HashMap<Box<str>, Refresh>,
-    /// Family -> its current refresh token, or revoked.
-    families: HashMap<Box<str>, Family>,
+    /// Throttling counters by key, in expiry order (milliseconds).
+    counters: Expiring<[u8; 32], Counter>,
+    /// Refresh-token families by name, in expiry order (seconds).
+    families: Expiring<Box<str>, FamilyRecord>,
+    /// Each user's live families, least recently used first: (`uses` at their last login or
+    /// refresh, family).
+    sessions: HashMap<Arc<str>, BTreeSet<(u64, Box<str>)>>,
+    /// Logins and refreshes so far: the order of use, without ties.
+    uses: u64,
 }
 
 struct Counter {
     count: i64,
     last_ms: i64,
-    expires_ms: i64,
 }
 
-struct Refresh {
-    family: Box<str>,
+/// A login's refresh tokens: the generation that may be spent, and the one just spent, which
+/// stays good for the reuse grace after `rotated_ms`.
+struct FamilyRecord {
+    sub: Arc<str>,
     exp: i64,
+    /// When it was last logged in or refreshed, as `Tables::uses`: its place in `sessions`.
+    used: u64,
+    current: Vec<Box<str>>,
+    previous: Vec<Box<str>>,
+    rotated_ms: i64,
 }
 
-struct Family {
-    /// The one refresh token of the family that may still be used; `None` once revoked.
-    current: Option<Box<str>>,
-    exp: i64,
-}
+/// How many expired entries of each kind one operation drops at most.
+const PRUNE_PER_CALL: usize = 8;
 
-/// The default [`MemoryStore::max_entries`].
-const DEFAULT_MAX_ENTRIES: usize = 100_000;
+/// The default [`MemoryStore::max_throttle_counters`].
+const DEFAULT_MAX_COUNTERS: usize = 100_000;
 
 impl MemoryStore {
-    /// An empty store holding at most 100 000 entries of each kind.
+    /// An empty store holding at most 100 000 throttling counters.
     #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// The most entries of each kind (throttling counters, refresh-token records, revoked access
-    /// tokens) the store holds; see [At the cap](Self#at-the-cap). Default is 100 000 (a few
-    /// tens of MB at most).
+    /// The most throttling counters (two per client and username tried) the store holds; past
+    /// it the one closest to expiring is forgotten. Default is 100 000 (about 15 MB).
     #[must_use]
-    pub fn max_entries(mut self, max_entries: usize) -> Self {
-        self.max_entries = max_entries.max(1);
-        self.revoked = RevokedAccess::new(self.max_entries);
+    pub fn max_throttle_counters(mut self, max: usize) -> Self {
+        self.max_counters = max.max(2);
         self
     }
 
-    fn tables(&self) -> std::sync::MutexGuard<'_, Tables> {
+    fn tables(&self) -> MutexGuard<'_, Tables> {
         self.tables.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn attempt_now(&self, keys: &ThrottleKeys, limits: Limits, now_ms: i64) -> Attempt {
+    /// Counts an attempt, reading the clock once the lock is held: an attempt never sees a
+    /// counter written after the time it read (which looked like a lockout).
+    fn attempt_now(&self, keys: &ThrottleKeys, limits: Limits) -> Attempt {
         let mut tables = self.tables();
-        let wait = |key: &[u8; 32], limit: u32| {
-            tables
-                .counters
-                .get(key)
-                .filter(|c| c.expires_ms > now_ms)
-                .map_or(0, |c| {
-                    c.last_ms + limits.lockout_ms(c.count, limit) - now_ms
-                })
+        self.attempt_at(&mut tables, keys, limits, now_ms())
+    }
+
+    fn attempt_at(
+        &self,
+        tables: &mut Tables,
+        keys: &ThrottleKeys,
+        limits: Limits,
+        now_ms: i64,
+    ) -> Attempt {
+        tables.counters.prune(now_ms, PRUNE_PER_CALL, |_, _| {});
+        let mut wait = |key: &[u8; 32], limit: u32| {
+            tables.counters.get_mut(key, now_ms).map_or(0, |c| {
+                match limits.lockout_ms(c.count, limit) {
+                    0 => 0,
+                    lockout => c.last_ms + lockout - now_ms,
+                }
+            })
         };
         let retry_after_ms = wait(&keys.pair, limits.pair).max(wait(&keys.client, limits.client));
         if retry_after_ms > 0 {
             return Attempt::Locked { retry_after_ms };
         }
+        let expires = now_ms.saturating_add(limits.ttl_ms());
         for key in [&keys.pair, &keys.client] {
-            if !tables.counters.contains_key(key) {
-                self.make_room_for_counter(&mut tables, now_ms);
+            let count = tables.counters.get_mut(key, now_ms).map_or(0, |c| c.count);
+            if count == 0 && tables.counters.len() >= self.max_counters {
+                tables.counters.pop_first();
             }
-            let counter = tables.counters.entry(*key).or_insert(Counter {
-                count: 0,
+            let counter = Counter {
+                count: count + 1,
                 last_ms: now_ms,
-                expires_ms: 0,
-            });
-            if counter.expires_ms <= now_ms {
-                counter.count = 0;
-            }
-            counter.count += 1;
-            counter.last_ms = now_ms;
-            counter.expires_ms = now_ms + limits.ttl_ms();
+            };
+            tables.counters.insert(*key, counter, expires);
         }
         Attempt::Allowed
-    }
-
-    fn make_room_for_counter(&self, tables: &mut Tables, now_ms: i64) {
-        if tables.counters.len() < self.max_entries {
-            return;
-        }
-        tables.counters.retain(|_, c| c.expires_ms > now_ms);
-        if tables.counters.len() < self.max_entries {
-            return;
-        }
-        let oldest = tables
-            .counters
-            .iter()
-            .min_by_key(|(_, c)| c.expires_ms)
-            .map(|(key, _)| *key);
-        if let Some(oldest) = oldest {
-            tables.counters.remove(&oldest);
-        }
     }
 
     fn forgive_now(&self, keys: &ThrottleKeys) {
         let mut tables = self.tables();
         tables.counters.remove(&keys.pair);
-        if let Some(counter) = tables.counters.get_mut(&keys.client) {
+        let now = now_ms();
+        if let Some(counter) = tables.counters.get_mut(&keys.client, now) {
             counter.count -= 1;
             if counter.count <= 0 {
                 tables.counters.remove(&keys.client);
@@ -156,127 +151,143 @@ impl MemoryStore {
         }
     }
 
-    /// Makes room for `needed` more token records, or says the store is full.
-    fn make_room_for_tokens(
-        &self,
-        tables: &mut Tables,
-        needed: usize,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let fits = |t: &Tables| t.refresh.len() + t.families.len() + needed <= self.max_entries;
-        if fits(tables) {
-            return Ok(());
-        }
-        tables.refresh.retain(|_, r| r.exp > now);
-        tables.families.retain(|_, f| f.exp > now);
-        if fits(tables) {
-            Ok(())
-        } else {
-            tracing::error!(
-                max_entries = self.max_entries,
-                "the in-memory store is full of live refresh-token records"
-            );
-            Err(StoreError)
-        }
-    }
-
-    fn start_family_now(&self, jti: &str, exp: i64, now: i64) -> Result<(), StoreError> {
-        let mut tables = self.tables();
-        self.make_room_for_tokens(&mut tables, 2, now)?;
-        tables.refresh.insert(
-            jti.into(),
-            Refresh {
-                family: jti.into(),
-                exp,
-            },
-        );
-        tables.families.insert(
-            jti.into(),
-            Family {
-                current: Some(jti.into()),
-                exp,
-            },
-        );
-        Ok(())
-    }
-
-    fn rotate_now(&self, old: &str, new: &str, exp: i64, now: i64) -> Result<Rotation, StoreError> {
-        let mut tables = self.tables();
-        let Some(family_name) = tables
-            .refresh
-            .get(old)
-            .filter(|r| r.exp > now)
-            .map(|r| r.family.clone())
-        else {
-            return Ok(Rotation::Revoked);
+    fn start_family_now(&self, family: &Family<'_>, max_sessions: usize) {
+        let mut guard = self.tables();
+        let tables = &mut *guard;
+        tables.prune_families(now_ms().div_euclid(1000));
+        tables.uses += 1;
+        let sub: Arc<str> = match tables.sessions.get_key_value(family.sub) {
+            Some((sub, _)) => Arc::clone(sub),
+            None => family.sub.into(),
         };
-        let current = match tables.families.get(&family_name) {
-            Some(family) if family.exp > now => family.current.clone(),
-            _ => None,
-        };
-        match current {
-            None => Ok(Rotation::Revoked),
-            Some(current) if *current != *old => {
-                if let Some(family) = tables.families.get_mut(&family_name) {
-                    family.current = None;
-                }
-                Ok(Rotation::Reused)
+        // At the bound, the user's least recently used login goes: its refresh token is
+        // refused from now on (its access token runs out on its own).
+        loop {
+            let sessions = tables.sessions.entry(Arc::clone(&sub)).or_default();
+            if sessions.len() < max_sessions {
+                sessions.insert((tables.uses, family.name.into()));
+                break;
             }
-            Some(_) => {
-                self.make_room_for_tokens(&mut tables, 1, now)?;
-                tables.refresh.insert(
-                    new.into(),
-                    Refresh {
-                        family: family_name.clone(),
-                        exp,
-                    },
-                );
-                if let Some(family) = tables.families.get_mut(&family_name) {
-                    family.current = Some(new.into());
-                    family.exp = family.exp.max(exp);
-                }
-                Ok(Rotation::Rotated)
-            }
+            let Some((_, oldest)) = sessions.pop_first() else {
+                break;
+            };
+            tables.families.remove(&*oldest);
         }
-    }
-
-    fn family_of(tables: &Tables, jti: &str, now: i64) -> Box<str> {
-        tables
-            .refresh
-            .get(jti)
-            .filter(|r| r.exp > now)
-            .map_or_else(|| jti.into(), |r| r.family.clone())
-    }
-
-    fn is_family_revoked_now(&self, jti: &str, now: i64) -> bool {
-        let tables = self.tables();
-        let family = Self::family_of(&tables, jti, now);
+        let record = FamilyRecord {
+            sub,
+            exp: family.exp,
+            used: tables.uses,
+            current: vec![family.jti.into()],
+            previous: Vec::new(),
+            rotated_ms: 0,
+        };
         tables
             .families
-            .get(&family)
-            .is_some_and(|f| f.exp > now && f.current.is_none())
+            .insert(family.name.into(), record, family.exp);
     }
 
-    fn revoke_family_now(&self, jti: &str, exp: i64, now: i64) -> Result<(), StoreError> {
-        let mut tables = self.tables();
-        let name = Self::family_of(&tables, jti, now);
-        if let Some(family) = tables.families.get_mut(&name) {
-            family.current = None;
-            family.exp = family.exp.max(exp);
-            return Ok(());
+    fn rotate_at(
+        &self,
+        presented: &Presented<'_>,
+        new_jti: &str,
+        exp: i64,
+        grace_ms: i64,
+        now_ms: i64,
+    ) -> Rotation {
+        let now = now_ms.div_euclid(1000);
+        let mut guard = self.tables();
+        let tables = &mut *guard;
+        tables.prune_families(now);
+        let name = super::family_of(presented.jti);
+        let Some(record) = tables.families.get_mut(name, now) else {
+            return Rotation::Revoked;
+        };
+        if *record.sub != *presented.sub {
+            return Rotation::Revoked;
         }
-        self.make_room_for_tokens(&mut tables, 1, now)?;
-        tables.families.insert(name, Family { current: None, exp });
-        Ok(())
+        let jti = presented.jti;
+        if record.current.iter().any(|t| **t == *jti) {
+            record.previous = std::mem::replace(&mut record.current, vec![new_jti.into()]);
+            record.rotated_ms = now_ms;
+        } else if record.previous.iter().any(|t| **t == *jti)
+            && now_ms - record.rotated_ms < grace_ms
+        {
+            if record.current.len() >= MAX_GENERATION {
+                record.current.remove(0);
+            }
+            record.current.push(new_jti.into());
+        } else {
+            let (sub, used) = (Arc::clone(&record.sub), record.used);
+            tables.families.remove(name);
+            forget(&mut tables.sessions, &sub, used, name);
+            return Rotation::Reused;
+        }
+        // Used now: the last to go at the user's bound.
+        tables.uses += 1;
+        let (sub, used) = (Arc::clone(&record.sub), record.used);
+        record.used = tables.uses;
+        let longer = exp > record.exp;
+        record.exp = record.exp.max(exp);
+        if longer {
+            tables.families.set_expiry(&Box::from(name), exp);
+        }
+        forget(&mut tables.sessions, &sub, used, name);
+        let sessions = tables.sessions.entry(sub).or_default();
+        sessions.insert((tables.uses, name.into()));
+        Rotation::Rotated
+    }
+
+    fn revoke_now(&self, revocation: &Revocation<'_>, max_per_user: usize) {
+        if revocation.family {
+            let mut tables = self.tables();
+            if let Some(record) = tables.families.remove(revocation.id) {
+                forget(
+                    &mut tables.sessions,
+                    &record.sub,
+                    record.used,
+                    revocation.id,
+                );
+            }
+        }
+        self.revocations.insert(revocation, max_per_user);
+    }
+}
+
+impl Tables {
+    fn prune_families(&mut self, now: i64) {
+        let sessions = &mut self.sessions;
+        self.families.prune(now, PRUNE_PER_CALL, |name, record| {
+            forget(sessions, &record.sub, record.used, &name);
+        });
+    }
+}
+
+/// Takes family `name` (last used at `used`) off its user's sessions.
+fn forget(
+    sessions: &mut HashMap<Arc<str>, BTreeSet<(u64, Box<str>)>>,
+    sub: &Arc<str>,
+    used: u64,
+    name: &str,
+) {
+    if let Some(set) = sessions.get_mut(sub) {
+        set.remove(&(used, Box::from(name)));
+        if set.is_empty() {
+            sessions.remove(sub);
+        }
     }
 }
 
 impl Default for MemoryStore {
     fn default() -> Self {
         Self {
-            max_entries: DEFAULT_MAX_ENTRIES,
-            tables: Mutex::default(),
-            revoked: RevokedAccess::new(DEFAULT_MAX_ENTRIES),
+            max_counters: DEFAULT_MAX_COUNTERS,
+            tables: Mutex::new(Tables {
+                counters: Expiring::new(),
+                families: Expiring::new(),
+                sessions: HashMap::new(),
+                uses: 0,
+            }),
+            revocations: Revocations::new(),
         }
     }
 }
@@ -284,62 +295,63 @@ impl Default for MemoryStore {
 impl fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryStore")
-            .field("max_entries", &self.max_entries)
-            .field("revoked_access", &self.revoked)
+            .field("max_throttle_counters", &self.max_counters)
+            .field("revocations", &self.revocations)
             .finish_non_exhaustive()
     }
 }
 
-fn ready<T: Send + 'static>(result: Result<T, StoreError>) -> StoreFuture<'static, T> {
-    Box::pin(std::future::ready(result))
+fn ready<T: Send + 'static>(value: T) -> StoreFuture<'static, T> {
+    Box::pin(std::future::ready(Ok::<_, StoreError>(value)))
 }
 
 impl Backend for MemoryStore {
-    fn attempt<'a>(
-        &'a self,
-        keys: &'a ThrottleKeys,
-        limits: Limits,
-        now_ms: i64,
-    ) -> StoreFuture<'a, Attempt> {
-        ready(Ok(self.attempt_now(keys, limits, now_ms)))
+    fn attempt<'a>(&'a self, keys: &'a ThrottleKeys, limits: Limits) -> StoreFuture<'a, Attempt> {
+        ready(self.attempt_now(keys, limits))
     }
 
     fn forgive<'a>(&'a self, keys: &'a ThrottleKeys) -> StoreFuture<'a, ()> {
         self.forgive_now(keys);
-        ready(Ok(()))
+        ready(())
     }
 
-    fn start_family<'a>(&'a self, jti: &'a str, exp: i64, now: i64) -> StoreFuture<'a, ()> {
-        ready(self.start_family_now(jti, exp, now))
+    fn start_family<'a>(
+        &'a self,
+        family: &'a Family<'a>,
+        max_sessions: usize,
+    ) -> StoreFuture<'a, ()> {
+        self.start_family_now(family, max_sessions);
+        ready(())
     }
 
     fn rotate<'a>(
         &'a self,
-        old: &'a str,
-        new: &'a str,
+        presented: &'a Presented<'a>,
+        new_jti: &'a str,
         exp: i64,
-        now: i64,
+        grace_ms: i64,
     ) -> StoreFuture<'a, Rotation> {
-        ready(self.rotate_now(old, new, exp, now))
+        ready(self.rotate_at(presented, new_jti, exp, grace_ms, now_ms()))
     }
 
-    fn is_family_revoked<'a>(&'a self, jti: &'a str, now: i64) -> StoreFuture<'a, bool> {
-        ready(Ok(self.is_family_revoked_now(jti, now)))
+    fn is_revoked<'a>(&'a self, presented: &'a Presented<'a>) -> StoreFuture<'a, bool> {
+        let revoked = self
+            .revocations
+            .refuses(presented.sub, presented.jti, presented.iat);
+        ready(revoked)
     }
 
-    fn revoke_family<'a>(&'a self, jti: &'a str, exp: i64, now: i64) -> StoreFuture<'a, ()> {
-        ready(self.revoke_family_now(jti, exp, now))
+    fn revoke<'a>(
+        &'a self,
+        revocation: &'a Revocation<'a>,
+        max_per_user: usize,
+    ) -> StoreFuture<'a, ()> {
+        self.revoke_now(revocation, max_per_user);
+        ready(())
     }
 
-    fn revoke_access<'a>(&'a self, jti: &'a str, until: i64, now: i64) -> StoreFuture<'a, ()> {
-        ready(self.revoked.insert(jti, until, now).map_err(|_| {
-            tracing::error!("the set of revoked access tokens is full");
-            StoreError
-        }))
-    }
-
-    fn revoked_access(&self) -> &RevokedAccess {
-        &self.revoked
+    fn revocations(&self) -> &Revocations {
+        &self.revocations
     }
 }
 
@@ -362,34 +374,47 @@ mod tests {
         }
     }
 
+    fn attempt(store: &MemoryStore, keys: &ThrottleKeys, now_ms: i64) -> Attempt {
+        store.attempt_at(&mut store.tables(), keys, LIMITS, now_ms)
+    }
+
     #[test]
     fn counters_expire_a_window_after_the_last_attempt() {
         let store = MemoryStore::new();
         let k = keys(1, 101);
-        assert_eq!(store.attempt_now(&k, LIMITS, 0), Attempt::Allowed);
-        assert_eq!(store.attempt_now(&k, LIMITS, 0), Attempt::Allowed);
+        assert_eq!(attempt(&store, &k, 0), Attempt::Allowed);
+        assert_eq!(attempt(&store, &k, 0), Attempt::Allowed);
         assert_eq!(
-            store.attempt_now(&k, LIMITS, 500),
+            attempt(&store, &k, 500),
             Attempt::Locked {
                 retry_after_ms: 500
             }
         );
         // The counter lives ttl_ms (the window) after its last attempt, then starts over.
-        assert_eq!(store.attempt_now(&k, LIMITS, 10_001), Attempt::Allowed);
-        assert_eq!(store.attempt_now(&k, LIMITS, 10_001), Attempt::Allowed);
+        assert_eq!(attempt(&store, &k, 10_001), Attempt::Allowed);
+        assert_eq!(attempt(&store, &k, 10_001), Attempt::Allowed);
         assert!(matches!(
-            store.attempt_now(&k, LIMITS, 10_002),
+            attempt(&store, &k, 10_002),
             Attempt::Locked { .. }
         ));
     }
 
     #[test]
+    fn a_counter_below_its_limit_never_locks_even_if_written_later() {
+        let store = MemoryStore::new();
+        let k = keys(1, 101);
+        assert_eq!(attempt(&store, &k, 1_000), Attempt::Allowed);
+        // An attempt that read an earlier time than the last one counted: still allowed.
+        assert_eq!(attempt(&store, &k, 999), Attempt::Allowed);
+    }
+
+    #[test]
     fn a_full_counter_table_forgets_the_counter_closest_to_expiry() {
-        let store = MemoryStore::new().max_entries(4);
-        store.attempt_now(&keys(1, 101), LIMITS, 0);
-        store.attempt_now(&keys(2, 102), LIMITS, 1);
-        store.attempt_now(&keys(3, 103), LIMITS, 2);
-        let tables = store.tables();
+        let store = MemoryStore::new().max_throttle_counters(4);
+        attempt(&store, &keys(1, 101), 0);
+        attempt(&store, &keys(2, 102), 1);
+        attempt(&store, &keys(3, 103), 2);
+        let mut tables = store.tables();
         assert_eq!(tables.counters.len(), 4);
         for (key, kept) in [
             (1, false),
@@ -399,21 +424,11 @@ mod tests {
             (3, true),
             (103, true),
         ] {
-            assert_eq!(tables.counters.contains_key(&[key; 32]), kept, "{key}");
+            assert_eq!(
+                tables.counters.get_mut(&[key; 32], 2).is_some(),
+                kept,
+                "{key}"
+            );
         }
-    }
-
-    #[test]
-    fn a_full_token_table_refuses_rather_than_forgets() {
-        let store = MemoryStore::new().max_entries(4);
-        store.start_family_now("a", 100, 0).unwrap();
-        store.start_family_now("b", 100, 0).unwrap();
-        assert_eq!(store.start_family_now("c", 100, 0), Err(StoreError));
-        assert_eq!(store.revoke_family_now("x", 100, 0), Err(StoreError));
-        // Revoking a known family needs no room.
-        store.revoke_family_now("a", 100, 0).unwrap();
-        assert!(store.is_family_revoked_now("a", 0));
-        // Once they have expired, their room is reused.
-        store.start_family_now("c", 300, 150).unwrap();
     }
 }

@@ -6,32 +6,37 @@
 //! trait, [`Backend`], and both are exercised by the same test suite.
 //!
 //! The store is only ever consulted by the login, refresh and logout routes. Protected routes
-//! check access-token revocations against [`RevokedAccess`], a set held in the process: with
-//! Redis, a background task keeps it up to date through pub/sub, so that a protected request
-//! never waits on the network.
+//! check revocations against [`Revocations`], a set held in the process: with Redis, a
+//! background task keeps it up to date through pub/sub, so that a protected request never waits
+//! on the network.
+//!
+//! Revocations and rotation work on token families (one per login, see `crate::family`).
 
+mod expiring;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
+mod revocations;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 
+pub(crate) use crate::clock::now_ms;
+pub(crate) use crate::family::family_of;
 pub use memory::MemoryStore;
 #[cfg(feature = "redis")]
 pub use redis::{RedisStore, RedisStoreBuilder};
+pub(crate) use revocations::Revocations;
 
 /// The future of a store operation: boxed, since it only runs on the (rare) login, refresh and
 /// logout routes.
 pub(crate) type StoreFuture<'a, T> =
     Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
-/// The store could not answer: unreachable, too slow, or full. The route that asked answers 503
-/// rather than skipping the check (fail closed).
+/// The store could not answer: unreachable or too slow. The route that asked answers 503
+/// rather than skipping the check (fail closed). Never "full": bounds evict, per user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct StoreError;
 
@@ -94,56 +99,100 @@ pub(crate) enum Attempt {
 /// What the store says about a refresh token presented for rotation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Rotation {
-    /// The token was the family's current one: it is spent, and the new one is current.
+    /// The token was of the family's current generation, or of the one just before it within
+    /// the reuse grace: the new token is of the current generation.
     Rotated,
-    /// The token had already been rotated: someone replayed it, so the whole family is now
-    /// revoked.
+    /// The token had been rotated before the grace: someone replayed it. The family is gone;
+    /// the caller revokes what it issued.
     Reused,
-    /// The family is revoked, or the token is not known to the store.
+    /// The family is revoked, expired, evicted, or not known to the store.
     Revoked,
 }
 
-/// The operations of a store. Every method takes the time from the caller (seconds or
-/// milliseconds since the epoch), so that both stores behave the same and tests need no clock.
-///
-/// Tokens are named by their `jti`; a refresh-token *family* is named by the `jti` of the
-/// refresh token its login issued.
+/// How many refresh tokens one generation of a family holds at most: the one that rotated, and
+/// those handed out to concurrent refreshes within the reuse grace (two browser tabs, a retry).
+/// Past it the oldest is dropped, and is reuse if presented again.
+pub(crate) const MAX_GENERATION: usize = 8;
+
+/// A new login's family, started by its refresh token.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Family<'a> {
+    pub(crate) sub: &'a str,
+    /// The family's name: [`family_of`] its tokens' `jti`.
+    pub(crate) name: &'a str,
+    pub(crate) jti: &'a str,
+    /// When the refresh token expires, seconds since the epoch.
+    pub(crate) exp: i64,
+}
+
+/// What the store needs of a token presented to it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Presented<'a> {
+    pub(crate) sub: &'a str,
+    pub(crate) jti: &'a str,
+    pub(crate) iat: i64,
+}
+
+/// A revocation: of one access token (its `jti`), or of a whole family (every token of a login).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Revocation<'a> {
+    pub(crate) sub: &'a str,
+    /// The `jti`, or the family's name.
+    pub(crate) id: &'a str,
+    /// Whether `id` is a family (whose rotation record goes too).
+    pub(crate) family: bool,
+    /// The newest `iat` the revocation covers: a watermark that replaces it must too.
+    pub(crate) iat: i64,
+    /// Until when it must be kept: when the last token it refuses has expired.
+    pub(crate) until: i64,
+    /// Until when a watermark replacing it must be kept: when every token of the user issued
+    /// so far has expired.
+    pub(crate) watermark_until: i64,
+    pub(crate) now: i64,
+}
+
+/// The operations of a store. Times in seconds since the epoch come from the caller; what
+/// depends on the order of concurrent calls (throttling, the reuse grace) reads the clock
+/// where it decides.
 pub(crate) trait Backend: Send + Sync + fmt::Debug + 'static {
     /// Counts a login attempt against both keys, unless either is locked out.
-    fn attempt<'a>(
-        &'a self,
-        keys: &'a ThrottleKeys,
-        limits: Limits,
-        now_ms: i64,
-    ) -> StoreFuture<'a, Attempt>;
+    fn attempt<'a>(&'a self, keys: &'a ThrottleKeys, limits: Limits) -> StoreFuture<'a, Attempt>;
 
     /// A successful login: forgets the pair's counter and takes the attempt off the client's.
     fn forgive<'a>(&'a self, keys: &'a ThrottleKeys) -> StoreFuture<'a, ()>;
 
-    /// Registers the refresh token of a new login as the current token of a new family, until
-    /// `exp`.
-    fn start_family<'a>(&'a self, jti: &'a str, exp: i64, now: i64) -> StoreFuture<'a, ()>;
+    /// Records a new login's family; past `max_sessions` live families of its user, the least
+    /// recently used one (logged in or refreshed) is dropped: its refresh token is refused from
+    /// then on.
+    fn start_family<'a>(
+        &'a self,
+        family: &'a Family<'a>,
+        max_sessions: usize,
+    ) -> StoreFuture<'a, ()>;
 
-    /// Spends refresh token `old` and makes `new` (valid until `exp`) the family's current one.
+    /// Spends refresh token `presented` and makes `new_jti` (valid until `exp`) one of its
+    /// family's current generation.
     fn rotate<'a>(
         &'a self,
-        old: &'a str,
-        new: &'a str,
+        presented: &'a Presented<'a>,
+        new_jti: &'a str,
         exp: i64,
-        now: i64,
+        grace_ms: i64,
     ) -> StoreFuture<'a, Rotation>;
 
-    /// Whether the family of refresh token `jti` has been revoked.
-    fn is_family_revoked<'a>(&'a self, jti: &'a str, now: i64) -> StoreFuture<'a, bool>;
+    /// Whether a revocation refuses `presented`: its `jti`, its family, or its user's watermark.
+    fn is_revoked<'a>(&'a self, presented: &'a Presented<'a>) -> StoreFuture<'a, bool>;
 
-    /// Revokes the family of refresh token `jti` (valid until `exp`).
-    fn revoke_family<'a>(&'a self, jti: &'a str, exp: i64, now: i64) -> StoreFuture<'a, ()>;
+    /// Records `revocation`, here and (with Redis) on every replica; past `max_per_user` held
+    /// for its user, they become one watermark.
+    fn revoke<'a>(
+        &'a self,
+        revocation: &'a Revocation<'a>,
+        max_per_user: usize,
+    ) -> StoreFuture<'a, ()>;
 
-    /// Revokes access token `jti` until `until`, here and (with Redis) on every replica.
-    fn revoke_access<'a>(&'a self, jti: &'a str, until: i64, now: i64) -> StoreFuture<'a, ()>;
-
-    /// The revoked access tokens, held in this process.
-    fn revoked_access(&self) -> &RevokedAccess;
+    /// The revocations, held in this process.
+    fn revocations(&self) -> &Revocations;
 }
 
 /// The store a layer uses: [`MemoryStore`] (the default) or `RedisStore`.
@@ -172,90 +221,6 @@ impl From<RedisStore> for Store {
     }
 }
 
-/// The set of revoked access tokens, held in the process and read by every protected request.
-///
-/// The common case, nothing revoked, costs one atomic load; otherwise a read lock and one hash
-/// lookup. Entries go when their token expires; the set holds at most `cap` live entries.
-pub(crate) struct RevokedAccess {
-    len: AtomicUsize,
-    cap: usize,
-    until: RwLock<HashMap<Box<str>, i64>>,
-}
-
-/// The set of revoked access tokens is full of live entries: the revocation cannot be recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Full;
-
-impl RevokedAccess {
-    pub(crate) fn new(cap: usize) -> Self {
-        Self {
-            len: AtomicUsize::new(0),
-            cap,
-            until: RwLock::new(HashMap::new()),
-        }
-    }
-
-    /// Whether access token `jti` is revoked.
-    #[inline]
-    pub(crate) fn contains(&self, jti: &str) -> bool {
-        if self.len.load(Ordering::Acquire) == 0 {
-            return false;
-        }
-        self.until
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains_key(jti)
-    }
-
-    /// Records that access token `jti` is revoked until `until` (seconds since the epoch).
-    ///
-    /// At the cap, expired entries are dropped first; if the set is still full, the revocation
-    /// is refused rather than forgetting another one.
-    pub(crate) fn insert(&self, jti: &str, until: i64, now: i64) -> Result<(), Full> {
-        if until <= now {
-            return Ok(());
-        }
-        let mut map = self.until.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(existing) = map.get_mut(jti) {
-            *existing = (*existing).max(until);
-            return Ok(());
-        }
-        if map.len() >= self.cap {
-            map.retain(|_, until| *until > now);
-        }
-        if map.len() >= self.cap {
-            self.len.store(map.len(), Ordering::Release);
-            return Err(Full);
-        }
-        map.insert(jti.into(), until);
-        self.len.store(map.len(), Ordering::Release);
-        Ok(())
-    }
-
-    /// Drops the entries whose token has expired (the Redis subscriber does, when idle).
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-    pub(crate) fn prune(&self, now: i64) {
-        let mut map = self.until.write().unwrap_or_else(PoisonError::into_inner);
-        map.retain(|_, until| *until > now);
-        self.len.store(map.len(), Ordering::Release);
-    }
-
-    /// How many entries the set holds.
-    pub(crate) fn len(&self) -> usize {
-        self.len.load(Ordering::Acquire)
-    }
-}
-
-impl fmt::Debug for RevokedAccess {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The jtis are not secrets, but a revoked token's jti is nobody's business in a log.
-        f.debug_struct("RevokedAccess")
-            .field("len", &self.len())
-            .field("cap", &self.cap)
-            .finish()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,25 +240,5 @@ mod tests {
             [0, 0, 0, 0, 0, 1_000, 2_000, 4_000, 8_000, 8_000, 8_000]
         );
         assert_eq!(limits.lockout_ms(i64::MAX, 5), 8_000);
-    }
-
-    #[test]
-    fn revoked_access_set_is_bounded_and_forgets_expired_tokens() {
-        let set = RevokedAccess::new(2);
-        assert!(!set.contains("a"));
-        set.insert("a", 100, 10).unwrap();
-        set.insert("b", 200, 10).unwrap();
-        assert!(set.contains("a") && set.contains("b"));
-        // Full of live entries: refused, and nothing forgotten.
-        assert_eq!(set.insert("c", 300, 50), Err(Full));
-        assert!(set.contains("a") && !set.contains("c"));
-        // Once "a" has expired, there is room again.
-        set.insert("c", 300, 150).unwrap();
-        assert!(!set.contains("a") && set.contains("c"));
-        set.prune(250);
-        assert_eq!(set.len(), 1);
-        // An already expired token is not recorded at all.
-        set.insert("d", 10, 20).unwrap();
-        assert!(!set.contains("d"));
     }
 }

@@ -1,5 +1,14 @@
 use super::{TokenUse, base64url};
+use crate::family::FamilyId;
 use crate::keys::HmacKey;
+
+/// A token just issued, with the claims the store needs of it.
+#[derive(Debug)]
+pub(crate) struct Issued {
+    pub(crate) token: String,
+    pub(crate) jti: uuid::fmt::Hyphenated,
+    pub(crate) exp: i64,
+}
 
 /// Signs new tokens with the current key.
 #[derive(Debug)]
@@ -18,10 +27,18 @@ impl TokenIssuer {
         }
     }
 
-    /// Issues a token for `sub`, valid for `lifetime` seconds from `now`.
-    pub(crate) fn issue(&self, sub: &str, usefor: TokenUse, lifetime: i64, now: i64) -> String {
+    /// Issues a token of login `family` for `sub`, valid for `lifetime` seconds from `now`.
+    pub(crate) fn issue(
+        &self,
+        sub: &str,
+        usefor: TokenUse,
+        family: FamilyId,
+        lifetime: i64,
+        now: i64,
+    ) -> Issued {
+        let uuid = family.new_jti().hyphenated();
         let mut jti = uuid::Uuid::encode_buffer();
-        let jti = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut jti);
+        let jti = uuid.encode_lower(&mut jti);
         let mut json = Vec::with_capacity(160 + self.issuer_json.len() + sub.len());
         write_payload(
             &mut json,
@@ -46,7 +63,11 @@ impl TokenIssuer {
         let tag = self.key.sign(&token);
         token.push(b'.');
         base64url::encode_into(&tag, &mut token);
-        String::from_utf8(token).expect("base64url and the header are ASCII")
+        Issued {
+            token: String::from_utf8(token).expect("base64url and the header are ASCII"),
+            jti: uuid,
+            exp: now.saturating_add(lifetime),
+        }
     }
 }
 

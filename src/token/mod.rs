@@ -11,12 +11,7 @@ mod verify;
 
 pub(crate) use cache::TokenCache;
 pub use claims::{Claims, TokenUse};
-pub(crate) use issue::TokenIssuer;
+pub(crate) use issue::{Issued, TokenIssuer};
 pub(crate) use verify::{MAX_TOKEN_LEN, TokenVerifier};
 
-/// Seconds since the Unix epoch, as JWT NumericDates count them.
-pub(crate) fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
+pub(crate) use crate::clock::now;

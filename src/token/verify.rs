@@ -49,21 +49,11 @@ impl TokenVerifier {
         }
     }
 
-    /// Verifies `token` for `usefor` at time `now` (seconds since the epoch).
+    /// Verifies `token` for `usefor` at time `now` (seconds since the epoch), answering its
+    /// claims and its `nbf`, which [`Claims`] do not carry, for the cache to check again on
+    /// every hit.
     ///
     /// This is the only function that accepts a token; every route goes through it.
-    pub(crate) fn verify(
-        &self,
-        token: &[u8],
-        usefor: TokenUse,
-        now: i64,
-    ) -> Result<Claims, Rejection> {
-        self.verify_with_nbf(token, usefor, now)
-            .map(|(claims, _)| claims)
-    }
-
-    /// [`verify`](Self::verify), also answering the token's `nbf`, which [`Claims`] do not
-    /// carry, for the cache to check again on every hit.
     #[inline]
     pub(crate) fn verify_with_nbf(
         &self,

@@ -4,6 +4,7 @@
 
 #[cfg(feature = "jwks")]
 pub mod jwks;
+pub mod stores;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
