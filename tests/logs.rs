@@ -314,7 +314,7 @@ async fn a_layer_without_a_secret_uses_a_random_key_and_says_so_once() {
 async fn a_thousand_store_failures_write_a_handful_of_lines_that_count_the_rest() {
     const FAILURES: usize = 1_000;
     let (lines, _guard) = capture(Level::WARN);
-    // A port that nothing listens on: every Redis call fails at once, connection refused.
+    // A port that nothing listens on: every Redis call fails, connection refused.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("redis://{}/", closed.local_addr().unwrap());
     drop(closed);
