@@ -9,10 +9,10 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use std::net::SocketAddr;
-
+use axum::extract::ConnectInfo;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
+use tower::Layer as _;
 use tower_jwt_login::Claims;
 
 /// The app as it was before authentication: it knows nothing of tokens, only of `Claims`.
@@ -42,19 +42,22 @@ async fn whoami(claims: Claims) -> Json<serde_json::Value> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     common::init_tracing();
-    let (layer, address) = common::from_env()?;
+    let (layer, address, limits) = common::from_env()?;
     let app = app().layer(layer);
 
     let listener = tokio::net::TcpListener::bind(address).await?;
-    // `ConnectInfo` gives the layer the peer address for the (optional) loopback bypass.
-    axum::serve(
+    // The serve loop of common/serve.rs rather than `axum::serve`, which has no header-read or
+    // idle timeout and no connection cap. The layer reads the peer from the `PeerAddr` it
+    // inserts; `ConnectInfo` gives it to the app's own handlers, as `axum::serve` would.
+    common::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        limits,
+        |peer| Extension(ConnectInfo(peer)).layer(app.clone()),
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+            println!("shutting down");
+        },
     )
-    .with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
-        println!("shutting down");
-    })
-    .await?;
+    .await;
     Ok(())
 }

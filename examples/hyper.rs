@@ -5,7 +5,8 @@
 //! ```
 //!
 //! Besides the protected `/api/v3/...` routes it serves a public `GET /ping`, so that protected
-//! and unprotected requests can be compared under load (`scripts/load.sh`).
+//! and unprotected requests can be compared under load (`scripts/load.sh`). The layer reads the
+//! client's address from the `PeerAddr` that `common::serve` takes from each connection.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -16,11 +17,8 @@ use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use tower::{Layer as _, ServiceExt as _};
-use tower_jwt_login::{Claims, PeerAddr};
+use tower::Layer as _;
+use tower_jwt_login::Claims;
 
 /// The app: a plain function of the request. The layer has put the verified claims into the
 /// extensions of every request below `/api/v3`.
@@ -54,36 +52,15 @@ async fn app(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infall
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     common::init_tracing();
-    let (layer, address) = common::from_env()?;
+    let (layer, address, limits) = common::from_env()?;
     let service = layer.layer(tower::service_fn(app));
 
     let listener = tokio::net::TcpListener::bind(address).await?;
-    let server = auto::Builder::new(TokioExecutor::new());
-    let graceful = GracefulShutdown::new();
-    let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, peer)) = accepted else { continue };
-                let service = service.clone();
-                // The peer address comes from the connection, never from a header.
-                let hyper_service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
-                    request.extensions_mut().insert(PeerAddr(peer));
-                    service.clone().oneshot(request)
-                });
-                let connection = server.serve_connection_with_upgrades(TokioIo::new(stream), hyper_service);
-                let connection = graceful.watch(connection.into_owned());
-                tokio::spawn(async move {
-                    let _ = connection.await;
-                });
-            }
-            _ = &mut ctrl_c => {
-                println!("shutting down");
-                break;
-            }
-        }
-    }
-    drop(listener);
-    graceful.shutdown().await;
+    // Timeouts, a connection cap and an accept loop that survives errors: see common/serve.rs.
+    common::serve(listener, limits, |_peer| service.clone(), async {
+        let _ = tokio::signal::ctrl_c().await;
+        println!("shutting down");
+    })
+    .await;
     Ok(())
 }

@@ -21,9 +21,14 @@
 //! | `access token refreshed` | `debug` | `username`, `rotated` |
 //! | `a rotated refresh token was presented again...` | `warn` | `username` |
 //! | `logged out` | `info` | `username`, `usefor` |
-//! | `the token store is unavailable...` | `warn` | |
+//! | `the token store is unavailable...` | `warn` | `suppressed` |
+//! | `Redis call failed` / `Redis call timed out` | `warn` | `operation`, `error`, `suppressed` |
 //! | span `jwks_fetch` | `debug` | `issuer`, `trigger` |
 //! | `fetched the JWKS` / `fetching the JWKS failed...` | `debug` / `warn` | `issuer`, `keys` / `error` |
+//!
+//! A fault of ours repeats as fast as requests arrive: its lines are written at most once per
+//! [`REPEATED_LOG_INTERVAL`] each, and `suppressed` counts the lines skipped since the last one
+//! written (the `metrics` counters still count every occurrence).
 //!
 //! # Metrics (feature `metrics`)
 //!
@@ -44,6 +49,10 @@
 //! this is the count of throttled requests), `malformed` (wrong method, media type or body),
 //! `invalid_token` (an identity provider login whose token was refused), `store_unavailable`
 //! and `idp_unavailable`. `rotated` is `"true"` when the refresh also rotated the refresh token.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::error::Rejection;
 #[cfg(feature = "metrics")]
@@ -125,6 +134,67 @@ pub(crate) fn untrusted(value: &str) -> &str {
         Some((end, _)) => &value[..end],
         None => value,
     }
+}
+
+/// The shortest time between two lines of one [`LogLimiter`].
+pub(crate) const REPEATED_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// At most one log line per interval for an event that can repeat on every request (a store
+/// that is down): without it, an outage writes a line per request, gigabytes a day, and buries
+/// the lines that say something new. Lock-free, for a `static` at the call site.
+pub(crate) struct LogLimiter {
+    interval_ms: u64,
+    /// Milliseconds on [`monotonic_ms`]'s clock before which no line is written.
+    next_ms: AtomicU64,
+    /// Lines skipped since the last one written.
+    suppressed: AtomicU64,
+}
+
+impl LogLimiter {
+    pub(crate) const fn new(interval: Duration) -> Self {
+        Self {
+            // An interval beyond u64 milliseconds is not one anyone means.
+            interval_ms: interval.as_millis() as u64,
+            next_ms: AtomicU64::new(0),
+            suppressed: AtomicU64::new(0),
+        }
+    }
+
+    /// `Some(suppressed)` if a line may be written now, with the count of lines skipped since
+    /// the last one; `None` if this line is to be skipped (and counted).
+    pub(crate) fn allow(&self) -> Option<u64> {
+        self.allow_at(monotonic_ms())
+    }
+
+    /// [`allow`](Self::allow) at `now_ms`, for tests.
+    fn allow_at(&self, now_ms: u64) -> Option<u64> {
+        let next = self.next_ms.load(Ordering::Relaxed);
+        // Of the callers that find the interval over, the one whose exchange succeeds writes.
+        let won = now_ms >= next
+            && self
+                .next_ms
+                .compare_exchange(
+                    next,
+                    now_ms.saturating_add(self.interval_ms),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok();
+        if won {
+            Some(self.suppressed.swap(0, Ordering::Relaxed))
+        } else {
+            self.suppressed.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+    }
+}
+
+/// Milliseconds since the first call in this process: a clock that never goes back, unlike the
+/// wall clock, so that setting the time back cannot silence a limiter.
+fn monotonic_ms() -> u64 {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    let elapsed = ORIGIN.get_or_init(Instant::now).elapsed();
+    u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// A request to the login route was answered with `response`.
@@ -218,6 +288,44 @@ mod tests {
         let long = "é".repeat(100);
         assert_eq!(untrusted(&long).chars().count(), MAX_LOGGED_UNTRUSTED_CHARS);
         assert_eq!(untrusted(&"a".repeat(64)), "a".repeat(64));
+    }
+
+    #[test]
+    fn a_log_limiter_writes_one_line_per_interval_and_counts_the_others() {
+        let limiter = LogLimiter::new(Duration::from_secs(10));
+        // The first line is written at once.
+        assert_eq!(limiter.allow_at(5_000), Some(0));
+        for ms in 5_000..15_000 {
+            assert_eq!(limiter.allow_at(ms), None, "at {ms} ms");
+        }
+        // The interval is over: the next line says how many were skipped.
+        assert_eq!(limiter.allow_at(15_000), Some(10_000));
+        assert_eq!(limiter.allow_at(15_001), None);
+        // After a quiet spell, a line is written at once, counting the one skipped before it.
+        assert_eq!(limiter.allow_at(60_000), Some(1));
+        assert_eq!(limiter.allow_at(70_000), Some(0));
+    }
+
+    #[test]
+    fn a_log_limiter_shared_by_threads_writes_one_line_and_loses_no_count() {
+        let limiter = LogLimiter::new(Duration::from_secs(10));
+        let written = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..4)
+                .map(|_| {
+                    scope.spawn(|| {
+                        (0..1_000)
+                            .filter(|_| limiter.allow_at(1_000).is_some())
+                            .count()
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .map(|thread| thread.join().unwrap())
+                .sum::<usize>()
+        });
+        assert_eq!(written, 1);
+        assert_eq!(limiter.allow_at(11_000), Some(3_999));
     }
 
     #[test]

@@ -307,3 +307,66 @@ async fn a_layer_without_a_secret_uses_a_random_key_and_says_so_once() {
         "{notices:?}"
     );
 }
+
+/// A store that is down fails every login alike: the route and the Redis store each write one
+/// line per interval (10 s), and the next line counts the ones skipped, however many requests
+/// failed in between (a 22 MB log in one outage before).
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "current_thread")]
+async fn a_thousand_store_failures_write_a_handful_of_lines_that_count_the_rest() {
+    const FAILURES: usize = 1_000;
+    let (lines, _guard) = capture(Level::WARN);
+    // A port that nothing listens on: every Redis call fails, connection refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("redis://{}/", closed.local_addr().unwrap());
+    drop(closed);
+    let store = tower_jwt_login::RedisStore::connect(&url).unwrap();
+    let server = spawn(Stack::Hyper, builder().store(store).build().unwrap()).await;
+
+    // In batches: a failed Redis call takes a reconnection attempt, which the calls waiting
+    // together share.
+    let started = std::time::Instant::now();
+    for _ in 0..FAILURES / 100 {
+        let mut batch = tokio::task::JoinSet::new();
+        for _ in 0..100 {
+            batch.spawn(login_with(server.addr, USER, PASSWORD_MARKER));
+        }
+        while let Some(reply) = batch.join_next().await {
+            reply.unwrap().assert_error(503);
+        }
+    }
+    let unavailable = lines.with_message("the token store is unavailable");
+    let redis = lines.with_message("Redis call");
+    // One line each, or two if the loop outlasted the interval on a busy machine.
+    let limit = if started.elapsed().as_secs() < 10 {
+        1
+    } else {
+        3
+    };
+    assert!(
+        (1..=limit).contains(&unavailable.len()) && (1..=limit).contains(&redis.len()),
+        "{} lines for {FAILURES} failures:\n{}",
+        lines.text().lines().count(),
+        lines.text()
+    );
+
+    // Once the interval is over, the next failure's line counts those skipped in between.
+    tokio::time::sleep(std::time::Duration::from_millis(10_500)).await;
+    login_with(server.addr, USER, PASSWORD_MARKER)
+        .await
+        .assert_error(503);
+    for message in ["the token store is unavailable", "Redis call"] {
+        let last = lines.with_message(message).pop().unwrap();
+        let suppressed: usize = last
+            .split("suppressed=")
+            .nth(1)
+            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|count| count.parse().ok())
+            .unwrap_or_else(|| panic!("no count in {last:?}"));
+        assert!(
+            suppressed + limit >= FAILURES && suppressed < FAILURES,
+            "{suppressed} suppressed: {last}"
+        );
+    }
+    assert_no_secret(&lines.text(), &[]);
+}

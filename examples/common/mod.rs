@@ -1,7 +1,15 @@
 //! What both server examples share: datarhei Core's environment variables, read into the same
-//! `JwtLoginConfig` a configuration file gives, and the answer of `GET /api`.
+//! `JwtLoginConfig` a configuration file gives, the serve loop with its limits (`serve.rs`), and
+//! the answer of `GET /api`.
+
+mod idle;
+mod serve;
 
 use std::net::SocketAddr;
+
+// Tests include this module and use part of it.
+#[allow(unused_imports)]
+pub use serve::{Limits, serve};
 
 use serde_json::{Value, json};
 use tower_jwt_login::{Claims, JwtLoginConfig, JwtLoginLayer};
@@ -22,17 +30,49 @@ const VARIABLES: &[(&str, &str)] = &[
         "CORE_API_AUTH_IDP_INSECURE_LOOPBACK",
         "tenants[0].allow_insecure_loopback",
     ),
+    ("CORE_API_AUTH_REFRESH_ROTATION", "refresh_token_rotation"),
+    (
+        "CORE_API_AUTH_REFRESH_REUSE_GRACE_SECONDS",
+        "refresh_token_reuse_grace_seconds",
+    ),
+    (
+        "CORE_API_AUTH_MAX_SESSIONS_PER_USER",
+        "max_sessions_per_user",
+    ),
+    (
+        "CORE_API_AUTH_MAX_REVOCATIONS_PER_USER",
+        "max_revocations_per_user",
+    ),
+    (
+        "CORE_API_AUTH_MAX_CONCURRENT_PASSWORD_HASHES",
+        "max_concurrent_password_hashes",
+    ),
+    (
+        "CORE_API_AUTH_MAX_THROTTLE_COUNTERS",
+        "store.max_throttle_counters",
+    ),
+    ("CORE_API_AUTH_REDIS_URL", "store.url"),
+];
+
+/// The variables that are whole numbers written to their field as they are.
+const NUMBERS: [&str; 4] = [
+    "CORE_API_AUTH_REFRESH_REUSE_GRACE_SECONDS",
+    "CORE_API_AUTH_MAX_SESSIONS_PER_USER",
+    "CORE_API_AUTH_MAX_REVOCATIONS_PER_USER",
+    "CORE_API_AUTH_MAX_CONCURRENT_PASSWORD_HASHES",
 ];
 
 /// datarhei Core's default username.
 const DEFAULT_USERNAME: &str = "admin";
 
-/// The layer and the address to listen on, from datarhei Core's environment variables.
-pub fn from_env() -> Result<(JwtLoginLayer, SocketAddr), Box<dyn std::error::Error>> {
+/// The layer, the address to listen on and the server's limits, from datarhei Core's
+/// environment variables.
+pub fn from_env() -> Result<(JwtLoginLayer, SocketAddr, Limits), Box<dyn std::error::Error>> {
     let address = env("CORE_ADDRESS").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
     let address: SocketAddr = address
         .parse()
         .map_err(|e| format!("CORE_ADDRESS={address:?} is not an address: {e}"))?;
+    let limits = Limits::from_lookup(env)?;
     let layer = layer_from(env)?;
     let username = env("CORE_API_AUTH_USERNAME").unwrap_or_else(|| DEFAULT_USERNAME.to_owned());
     println!("listening on http://{address}");
@@ -40,7 +80,7 @@ pub fn from_env() -> Result<(JwtLoginLayer, SocketAddr), Box<dyn std::error::Err
         "try: curl -s http://{address}/api/login -H 'Content-Type: application/json' \
          -d '{{\"username\":\"{username}\",\"password\":\"<password>\"}}'"
     );
-    Ok((layer, address))
+    Ok((layer, address, limits))
 }
 
 /// The layer from the variables `lookup` finds, through the path a configuration file takes:
@@ -49,7 +89,22 @@ pub fn from_env() -> Result<(JwtLoginLayer, SocketAddr), Box<dyn std::error::Err
 pub fn layer_from(
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<JwtLoginLayer, Box<dyn std::error::Error>> {
-    let config: JwtLoginConfig = serde_json::from_value(config_from(&lookup)?)?;
+    let config: JwtLoginConfig =
+        serde_json::from_value(config_from(&lookup)?).map_err(|error| {
+            // A field this version does not know: name the variable that wrote it.
+            let unknown = error.to_string();
+            let unknown = unknown
+                .strip_prefix("unknown field `")
+                .and_then(|rest| rest.split('`').next());
+            let variable = VARIABLES
+                .iter()
+                .find(|(_, field)| {
+                    unknown
+                        .is_some_and(|name| *field == name || field.ends_with(&format!(".{name}")))
+                })
+                .map_or("the configuration", |(variable, _)| *variable);
+            format!("{variable}: {error}")
+        })?;
     config.build().map_err(|error| {
         let variable = error
             .field()
@@ -63,15 +118,29 @@ pub fn layer_from(
                             .starts_with("tenants")
                             .then_some("CORE_API_AUTH_IDP_*")
                     })
+                    .or_else(|| {
+                        field
+                            .starts_with("store")
+                            .then_some("CORE_API_AUTH_REDIS_URL")
+                    })
             })
             .unwrap_or("the configuration");
         format!("{variable}: {}", error.build_error()).into()
     })
 }
 
+/// The configuration field `variable` fills, from [`VARIABLES`].
+fn field(variable: &str) -> &'static str {
+    VARIABLES
+        .iter()
+        .find(|(name, _)| *name == variable)
+        .map(|(_, field)| *field)
+        .expect("every variable is in VARIABLES")
+}
+
 /// The configuration document the variables describe, with datarhei Core's defaults: user
 /// `admin` with a generated password, a random secret, optional authentication on `GET /api`.
-fn config_from(lookup: &impl Fn(&str) -> Option<String>) -> Result<Value, String> {
+pub fn config_from(lookup: &impl Fn(&str) -> Option<String>) -> Result<Value, String> {
     let username = lookup("CORE_API_AUTH_USERNAME").unwrap_or_else(|| DEFAULT_USERNAME.to_owned());
     let password = lookup("CORE_API_AUTH_PASSWORD").unwrap_or_else(|| {
         let password = generate_password();
@@ -115,6 +184,39 @@ fn config_from(lookup: &impl Fn(&str) -> Option<String>) -> Result<Value, String
         }
         config["tenants"] = json!([tenant]);
     }
+    if let Some(enabled) = boolean(lookup, "CORE_API_AUTH_REFRESH_ROTATION")? {
+        config[field("CORE_API_AUTH_REFRESH_ROTATION")] = enabled.into();
+    }
+    for name in NUMBERS {
+        if let Some(number) = number(lookup, name)? {
+            config[field(name)] = number.into();
+        }
+    }
+    let max_counters = number(lookup, "CORE_API_AUTH_MAX_THROTTLE_COUNTERS")?;
+    match (lookup("CORE_API_AUTH_REDIS_URL"), max_counters) {
+        (Some(_), Some(_)) => {
+            return Err(
+                "CORE_API_AUTH_MAX_THROTTLE_COUNTERS bounds the memory store: \
+                 unset it, or CORE_API_AUTH_REDIS_URL"
+                    .to_owned(),
+            );
+        }
+        (Some(url), None) => {
+            if !cfg!(feature = "redis") {
+                return Err(
+                    "CORE_API_AUTH_REDIS_URL is set: run the example with --features redis"
+                        .to_owned(),
+                );
+            }
+            // Not the URL: it may hold Redis's password.
+            println!("throttling, refresh-token families and revocations in Redis");
+            config["store"] = json!({ "type": "redis", "url": url });
+        }
+        (None, Some(max)) => {
+            config["store"] = json!({ "type": "memory", "max_throttle_counters": max });
+        }
+        (None, None) => {}
+    }
     Ok(config)
 }
 
@@ -137,6 +239,18 @@ fn boolean(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Result<Optio
         Some("false") => Ok(Some(false)),
         Some(other) => Err(format!("{name}={other:?}: expected true or false")),
     }
+}
+
+/// A whole number; anything else is an error that names the variable.
+fn number(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Result<Option<u64>, String> {
+    lookup(name)
+        .map(|value| {
+            value
+                .trim()
+                .parse()
+                .map_err(|_| format!("{name}={value:?}: expected a whole number"))
+        })
+        .transpose()
 }
 
 /// An environment variable; empty counts as unset.

@@ -9,7 +9,7 @@ use super::Shared;
 use super::response::{self, OwnResponse};
 use crate::error::Rejection;
 use crate::family::{FamilyId, family_of};
-use crate::observe::{self, LoginOutcome};
+use crate::observe::{self, LogLimiter, LoginOutcome};
 use crate::store::{Attempt, Family, Presented, Revocation, Rotation, StoreError, ThrottleKeys};
 use crate::token::{self, Claims, TokenUse};
 
@@ -18,7 +18,14 @@ const STORE_RETRY_AFTER_SECS: u64 = 1;
 
 /// The `503` for a store that could not answer.
 pub(super) fn unavailable(_: StoreError) -> OwnResponse {
-    tracing::warn!("the token store is unavailable: refusing rather than skipping its checks");
+    // Every request fails alike while the store is down: one line per interval says it.
+    static LOG: LogLimiter = LogLimiter::new(observe::REPEATED_LOG_INTERVAL);
+    if let Some(suppressed) = LOG.allow() {
+        tracing::warn!(
+            suppressed,
+            "the token store is unavailable: refusing rather than skipping its checks"
+        );
+    }
     observe::store_unavailable();
     response::retry_later(
         StatusCode::SERVICE_UNAVAILABLE,

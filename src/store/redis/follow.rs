@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::KeyNames;
 use crate::clock;
+use crate::observe::LogLimiter;
 use crate::store::{Revocation, Revocations};
 
 /// How long the subscription may stay silent before the connection is checked with a ping.
@@ -72,6 +73,8 @@ pub(super) async fn follow_revocations(
     revocations: Arc<Revocations>,
     timeout: Duration,
 ) {
+    // While Redis is down this retries every 2 s: one line per interval says it.
+    static LOG: LogLimiter = LogLimiter::new(crate::observe::REPEATED_LOG_INTERVAL);
     let mut delay = Duration::from_millis(50);
     loop {
         match subscribe(&client, &manager, &keys, &revocations, timeout).await {
@@ -81,7 +84,13 @@ pub(super) async fn follow_revocations(
                 tracing::warn!("lost the Redis revocation subscription; reconnecting");
             }
             Err(error) => {
-                tracing::warn!(%error, "cannot subscribe to Redis revocations; retrying");
+                if let Some(suppressed) = LOG.allow() {
+                    tracing::warn!(
+                        %error,
+                        suppressed,
+                        "cannot subscribe to Redis revocations; retrying"
+                    );
+                }
             }
         }
         tokio::time::sleep(delay).await;

@@ -15,6 +15,7 @@ use super::{
     StoreError, StoreFuture, ThrottleKeys, family_of,
 };
 use crate::error::BuildError;
+use crate::observe::LogLimiter;
 use scripts::*;
 
 /// A store in Redis, shared by several replicas of a service (feature `redis`).
@@ -128,14 +129,20 @@ impl RedisStore {
         what: &'static str,
         future: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, StoreError> {
+        // While Redis is down every call fails alike: one line per interval says it.
+        static LOG: LogLimiter = LogLimiter::new(crate::observe::REPEATED_LOG_INTERVAL);
         match tokio::time::timeout(self.timeout, future).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => {
-                tracing::warn!(operation = what, %error, "Redis call failed");
+                if let Some(suppressed) = LOG.allow() {
+                    tracing::warn!(operation = what, %error, suppressed, "Redis call failed");
+                }
                 Err(StoreError)
             }
             Err(_) => {
-                tracing::warn!(operation = what, "Redis call timed out");
+                if let Some(suppressed) = LOG.allow() {
+                    tracing::warn!(operation = what, suppressed, "Redis call timed out");
+                }
                 Err(StoreError)
             }
         }
