@@ -54,6 +54,7 @@ fn full_config() -> Value {
         },
         "refresh_token_rotation": true,
         "validated_token_cache_slots": 0,
+        "max_concurrent_password_hashes": 3,
         "store": { "type": "memory", "max_entries": 1000 },
     })
 }
@@ -494,6 +495,11 @@ fn invalid_cases() -> Vec<Invalid> {
             change: |c| c["login_body_limit_bytes"] = json!(0),
             field: "login_body_limit_bytes",
             error: |e| matches!(e, BuildError::InvalidBodyLimit),
+        },
+        Invalid {
+            change: |c| c["max_concurrent_password_hashes"] = json!(0),
+            field: "max_concurrent_password_hashes",
+            error: |e| matches!(e, BuildError::InvalidPasswordHashLimit),
         },
         Invalid {
             change: |c| c["login_path"] = json!("auth/login"),

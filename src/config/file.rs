@@ -44,6 +44,7 @@ use crate::throttle::LoginThrottle;
 /// | `login_throttle` | `{"enabled", "max_failures_per_user", "max_failures_per_client", "window_seconds", "first_lockout_seconds", "max_lockout_seconds"}` | [`login_throttle`](JwtLoginBuilder::login_throttle) |
 /// | `refresh_token_rotation` | boolean | [`refresh_token_rotation`](JwtLoginBuilder::refresh_token_rotation) |
 /// | `validated_token_cache_slots` | integer | [`validated_token_cache`](JwtLoginBuilder::validated_token_cache) |
+/// | `max_concurrent_password_hashes` | integer, at least 1 | [`max_concurrent_password_hashes`](JwtLoginBuilder::max_concurrent_password_hashes) |
 /// | `store` | `{"type": "memory", "max_entries"}`, or `{"type": "redis", "url", "key_prefix", "timeout_milliseconds", "max_revoked_access_tokens"}` (feature `redis`) | [`store`](JwtLoginBuilder::store) |
 /// | `tenants` | array of `{"issuer", "audiences", "allowed_subjects", "jwks_url", "discovery", "allow_insecure_loopback", "refresh_interval_seconds"}` (feature `jwks`) | [`tenant`](JwtLoginBuilder::tenant) |
 ///
@@ -98,6 +99,7 @@ pub struct JwtLoginConfig {
     login_throttle: Option<ThrottleSettings>,
     refresh_token_rotation: Option<bool>,
     validated_token_cache_slots: Option<usize>,
+    max_concurrent_password_hashes: Option<usize>,
     store: Option<StoreSettings>,
     #[cfg(feature = "jwks")]
     #[serde(default)]
@@ -204,6 +206,9 @@ impl JwtLoginConfig {
         }
         if let Some(slots) = self.validated_token_cache_slots {
             builder = builder.validated_token_cache(slots);
+        }
+        if let Some(max) = self.max_concurrent_password_hashes {
+            builder = builder.max_concurrent_password_hashes(max);
         }
         match self.store {
             None => {}
@@ -587,6 +592,9 @@ impl Fields {
             }
             BuildError::InvalidLeeway => Some("leeway_seconds".to_owned()),
             BuildError::InvalidBodyLimit => Some("login_body_limit_bytes".to_owned()),
+            BuildError::InvalidPasswordHashLimit => {
+                Some("max_concurrent_password_hashes".to_owned())
+            }
             #[cfg(feature = "jwks")]
             BuildError::InvalidTenant { issuer, .. } => self
                 .tenants
@@ -632,6 +640,20 @@ mod tests {
                 username: "b".into()
             }
         );
+    }
+
+    #[test]
+    fn a_zero_password_hash_limit_names_its_field() {
+        let config = parse(
+            r#"{ "users": [{ "username": "a", "password": "pw" }], "max_concurrent_password_hashes": 0 }"#,
+        );
+        let error = config.build().unwrap_err();
+        assert_eq!(error.field(), Some("max_concurrent_password_hashes"));
+        assert_eq!(error.build_error(), &BuildError::InvalidPasswordHashLimit);
+        let config = parse(
+            r#"{ "users": [{ "username": "a", "password": "pw" }], "max_concurrent_password_hashes": 3 }"#,
+        );
+        config.build().unwrap();
     }
 
     #[test]

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 use crate::credentials::{LocalUsers, Password};
 use crate::error::BuildError;
 use crate::keys::{HmacKey, KeySet};
-use crate::server::{JwtLoginLayer, Routes, Shared};
+use crate::server::{HashSlots, JwtLoginLayer, Routes, Shared};
 use crate::store::{MemoryStore, Store};
 use crate::throttle::LoginThrottle;
 use crate::token::{TokenCache, TokenIssuer, TokenVerifier};
@@ -61,6 +61,8 @@ pub struct JwtLoginBuilder {
     throttle: LoginThrottle,
     rotation: bool,
     token_cache_slots: usize,
+    /// `None`: as many as the machine runs threads in parallel, found when the layer is built.
+    max_password_hashes: Option<usize>,
 }
 
 /// Slots of the validated-token cache by default: a slot per active client for a thousand
@@ -91,6 +93,7 @@ impl Default for JwtLoginBuilder {
             throttle: LoginThrottle::new(),
             rotation: false,
             token_cache_slots: DEFAULT_TOKEN_CACHE_SLOTS,
+            max_password_hashes: None,
         }
     }
 }
@@ -280,6 +283,35 @@ impl JwtLoginBuilder {
         self
     }
 
+    /// How many argon2 password checks ([`Password::phc`]) may run at once; `0` is refused by
+    /// [`build`](Self::build). Default is [`std::thread::available_parallelism`] (1 if unknown).
+    ///
+    /// Each check takes a core and the hash's memory cost (19 MiB with the argon2 crate's default
+    /// parameters, `m=19456`) for tens of milliseconds. A login that finds every slot taken waits
+    /// for one at most 1 second, then is answered `503 Service Unavailable` with `Retry-After: 1`
+    /// ([`Rejection::PasswordCheckBusy`](crate::Rejection::PasswordCheckBusy)) without checking
+    /// its password, and without counting against the client in the login throttle. An unknown
+    /// username takes a slot too: it costs what a known one does. Plain passwords need no slot.
+    ///
+    /// Without a bound, each concurrent login hashed at once: 400 wrong passwords from 400
+    /// addresses held 7.4 GB. Peak memory for hashing is now about this number times the memory
+    /// cost. The wait needs tokio's timer (`#[tokio::main]` enables it); outside a tokio
+    /// runtime, a login that finds every slot taken is answered `503` at once.
+    ///
+    /// ```
+    /// use tower_jwt_login::{JwtLoginLayer, Password};
+    ///
+    /// let layer = JwtLoginLayer::builder()
+    ///     .user("admin", Password::phc("$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$ZQ7dp1K1mtFHDzqKCNOV+8uYySyMNyn3tjfl5BfxKYs"))
+    ///     .max_concurrent_password_hashes(4)
+    ///     .build()?;
+    /// # Ok::<_, tower_jwt_login::BuildError>(())
+    /// ```
+    pub const fn max_concurrent_password_hashes(mut self, max: usize) -> Self {
+        self.max_password_hashes = Some(max);
+        self
+    }
+
     /// Lets requests whose connection comes from a loopback address through protected routes
     /// without a token (datarhei Core's `disable_localhost`). Default is `false`.
     ///
@@ -340,7 +372,7 @@ impl JwtLoginBuilder {
     ///
     /// A [`BuildError`] names the first problem found: no users, a duplicate or empty username,
     /// an empty password, an invalid PHC string, a secret shorter than 32 bytes, an invalid
-    /// path or realm, or an impossible lifetime.
+    /// path or realm, an impossible lifetime, or a zero limit.
     pub fn build(self) -> Result<JwtLoginLayer, BuildError> {
         let realm = check_realm(&self.realm)?;
         let access_lifetime = check_lifetime(self.access_lifetime, "access")?;
@@ -351,6 +383,11 @@ impl JwtLoginBuilder {
         if self.body_limit == 0 {
             return Err(BuildError::InvalidBodyLimit);
         }
+        let max_password_hashes = match self.max_password_hashes {
+            Some(0) => return Err(BuildError::InvalidPasswordHashLimit),
+            Some(max) => max,
+            None => std::thread::available_parallelism().map_or(1, usize::from),
+        };
         let routes = Routes::new(
             self.login_path,
             self.refresh_path,
@@ -404,6 +441,7 @@ impl JwtLoginBuilder {
             rotation: self.rotation,
             leeway,
             token_cache: TokenCache::new(self.token_cache_slots),
+            passwords: HashSlots::new(max_password_hashes),
         }))
     }
 }
@@ -443,7 +481,8 @@ impl fmt::Debug for JwtLoginBuilder {
             .field("store", &self.store)
             .field("throttle", &self.throttle)
             .field("rotation", &self.rotation)
-            .field("token_cache_slots", &self.token_cache_slots);
+            .field("token_cache_slots", &self.token_cache_slots)
+            .field("max_password_hashes", &self.max_password_hashes);
         #[cfg(feature = "jwks")]
         debug.field("idp", &self.idp);
         debug.finish()
@@ -511,6 +550,10 @@ mod tests {
                 BuildError::InvalidLeeway,
             ),
             (builder().login_body_limit(0), BuildError::InvalidBodyLimit),
+            (
+                builder().max_concurrent_password_hashes(0),
+                BuildError::InvalidPasswordHashLimit,
+            ),
         ];
         for (builder, expected) in cases {
             assert_eq!(builder.build().unwrap_err(), expected);

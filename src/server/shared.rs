@@ -37,6 +37,8 @@ pub(crate) struct Shared {
     pub(crate) leeway: i64,
     /// Access tokens verified before; `None` when turned off.
     pub(crate) token_cache: Option<TokenCache>,
+    /// The slots that bound how many argon2 password checks run at once.
+    pub(crate) passwords: super::HashSlots,
 }
 
 impl Shared {
