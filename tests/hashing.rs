@@ -210,8 +210,7 @@ async fn a_flood_of_wrong_passwords_runs_at_most_the_bound_of_hashes_at_once() {
             "{stack:?}: one hash per login that was not busy"
         );
         assert_eq!(running.now.load(Ordering::SeqCst), 0, "{stack:?}");
-        // Once the flood is over, the right password logs in (from an address of the flood, too:
-        // a `503` did not count against it).
+        // Once the flood is over, the right password logs in, from an address of the flood too.
         let login = login_request(HASHED_USER, HASHED_PASSWORD, &[]);
         let reply = send_raw_from(client(0), server.addr, &login).await;
         assert_eq!(reply.status, 200, "{stack:?}: {}", reply.text());

@@ -178,6 +178,49 @@ mod tests {
         assert!(first.0.is_none() && second.0.is_none());
     }
 
+    /// A login for `admin` through the whole service, from one client.
+    fn login_request(password: &str) -> http::Request<http_body_util::Full<bytes::Bytes>> {
+        let body = format!(r#"{{"username":"admin","password":"{password}"}}"#);
+        let mut request = http::Request::post("/api/login")
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+            .unwrap();
+        let peer = "192.0.2.1:5000".parse().unwrap();
+        request.extensions_mut().insert(crate::PeerAddr(peer));
+        request
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_busy_answer_does_not_count_against_the_client() {
+        use tower::ServiceExt as _;
+        use tower_layer::Layer as _;
+        let layer = JwtLoginLayer::builder()
+            .user("admin", Password::phc(phc()))
+            .max_concurrent_password_hashes(1)
+            .login_throttle(crate::LoginThrottle::new().max_failures_per_user(1))
+            .build()
+            .unwrap();
+        let service = layer.layer(tower::service_fn(|_| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Empty::<
+                bytes::Bytes,
+            >::new()))
+        }));
+        let shared = layer.shared();
+        let held = shared.passwords.acquire(shared, "admin").await.unwrap();
+        for _ in 0..3 {
+            let answer = service
+                .clone()
+                .oneshot(login_request("wrong"))
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
+        }
+        drop(held);
+        // Had the three 503s counted, one failure per user and client would have locked it out.
+        let answer = service.oneshot(login_request("right")).await.unwrap();
+        assert_eq!(answer.status(), StatusCode::OK);
+    }
+
     /// Polls `future` once, outside any runtime.
     fn poll_once<F: Future>(future: F) -> F::Output {
         let mut future = std::pin::pin!(future);
