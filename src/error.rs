@@ -72,6 +72,8 @@ pub enum BuildError {
     InvalidLeeway,
     /// The login body limit is zero.
     InvalidBodyLimit,
+    /// The number of password hashes allowed to run at once is zero.
+    InvalidPasswordHashLimit,
     /// An identity provider tenant is misconfigured.
     #[cfg(feature = "jwks")]
     InvalidTenant {
@@ -144,6 +146,9 @@ impl fmt::Display for BuildError {
                 f.write_str("the leeway must be shorter than the access token lifetime")
             }
             Self::InvalidBodyLimit => f.write_str("the login body limit must be at least 1 byte"),
+            Self::InvalidPasswordHashLimit => {
+                f.write_str("the number of concurrent password hashes must be at least 1")
+            }
             #[cfg(feature = "jwks")]
             Self::InvalidTenant { issuer, reason } => {
                 write!(f, "invalid identity provider tenant {issuer:?}: {reason}")
@@ -264,6 +269,10 @@ pub enum Rejection {
     /// The store could not answer in time (Redis unreachable or slow, or the in-memory store
     /// full): the route answers `503` rather than skipping the check.
     StoreUnavailable,
+    /// Every slot for checking an argon2 password was taken, and none came free within a second:
+    /// the login is answered `503` with `Retry-After` without checking the password (see
+    /// [`max_concurrent_password_hashes`](crate::JwtLoginBuilder::max_concurrent_password_hashes)).
+    PasswordCheckBusy,
 }
 
 impl Rejection {
@@ -295,6 +304,7 @@ impl Rejection {
             Self::Revoked => "revoked",
             Self::RefreshTokenReused => "refresh_token_reused",
             Self::StoreUnavailable => "store_unavailable",
+            Self::PasswordCheckBusy => "password_check_busy",
         }
     }
 
@@ -334,6 +344,7 @@ impl Rejection {
                 "the refresh token was already used; every token of its login is revoked"
             }
             Self::StoreUnavailable => "the token store is unavailable; retry later",
+            Self::PasswordCheckBusy => "the server is busy checking passwords; retry later",
         }
     }
 
@@ -351,6 +362,7 @@ impl Rejection {
                 | Self::IdentityProviderUnavailable
                 | Self::TooManyAttempts
                 | Self::StoreUnavailable
+                | Self::PasswordCheckBusy
         )
     }
 }

@@ -16,7 +16,7 @@
 //! | span `login` | `debug` | `client`: the peer address, when the server provides it |
 //! | `login succeeded` | `info` | `outcome`, `username` (or `subject` for an identity provider), `client` |
 //! | `login failed` | `debug` | `outcome = "invalid_credentials"`, `username` (untrusted: at most 64 characters, escaped) |
-//! | `login refused` | `debug` | `outcome` (`malformed`, `throttled`, `idp_unavailable`), `reason` (a [`Rejection::code`]), `username` when known |
+//! | `login refused` | `debug` | `outcome` (`malformed`, `throttled`, `idp_unavailable`, `busy`), `reason` (a [`Rejection::code`]), `username` when known |
 //! | `token rejected` | `debug` | `reason` (a [`Rejection::code`]) |
 //! | `access token refreshed` | `debug` | `username`, `rotated` |
 //! | `a rotated refresh token was presented again...` | `warn` | `username` |
@@ -32,8 +32,8 @@
 //!
 //! # Metrics (feature `metrics`)
 //!
-//! All counters, registered through the [`metrics`](https://docs.rs/metrics) facade: install
-//! any recorder (a Prometheus exporter, for instance) and they appear.
+//! Counters and one gauge, registered through the [`metrics`](https://docs.rs/metrics) facade:
+//! install any recorder (a Prometheus exporter, for instance) and they appear.
 //!
 //! | name | labels | counts |
 //! | --- | --- | --- |
@@ -44,11 +44,13 @@
 //! | `tower_jwt_login_logouts_total` | `usefor` | every revocation by the logout route: `access` or `refresh` |
 //! | `tower_jwt_login_store_unavailable_total` | | every `503` because the store could not answer |
 //! | `tower_jwt_login_jwks_fetches_total` | `issuer`, `outcome` | every fetch of a tenant's JWKS: `success`, `empty` or `failure` |
+//! | `tower_jwt_login_password_hashes_running` (gauge) | | argon2 password checks running now; never above [`max_concurrent_password_hashes`](crate::JwtLoginBuilder::max_concurrent_password_hashes) |
 //!
 //! The login `outcome` is one of `success`, `invalid_credentials`, `throttled` (the `429`s:
 //! this is the count of throttled requests), `malformed` (wrong method, media type or body),
-//! `invalid_token` (an identity provider login whose token was refused), `store_unavailable`
-//! and `idp_unavailable`. `rotated` is `"true"` when the refresh also rotated the refresh token.
+//! `invalid_token` (an identity provider login whose token was refused), `store_unavailable`,
+//! `idp_unavailable` and `busy` (the `503`s of a login that found no free slot to check its
+//! password in). `rotated` is `"true"` when the refresh also rotated the refresh token.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -68,6 +70,7 @@ mod names {
     pub(crate) const REFRESH_TOKEN_REUSES: &str = "tower_jwt_login_refresh_token_reuses_total";
     pub(crate) const LOGOUTS: &str = "tower_jwt_login_logouts_total";
     pub(crate) const STORE_UNAVAILABLE: &str = "tower_jwt_login_store_unavailable_total";
+    pub(crate) const PASSWORD_HASHES_RUNNING: &str = "tower_jwt_login_password_hashes_running";
     #[cfg(any(feature = "jwks", test))]
     pub(crate) const JWKS_FETCHES: &str = "tower_jwt_login_jwks_fetches_total";
 }
@@ -86,6 +89,7 @@ pub(crate) enum LoginOutcome {
     InvalidToken,
     StoreUnavailable,
     IdpUnavailable,
+    Busy,
 }
 
 impl LoginOutcome {
@@ -98,6 +102,7 @@ impl LoginOutcome {
             Self::InvalidToken => "invalid_token",
             Self::StoreUnavailable => "store_unavailable",
             Self::IdpUnavailable => "idp_unavailable",
+            Self::Busy => "busy",
         }
     }
 
@@ -113,6 +118,7 @@ impl LoginOutcome {
             Rejection::TooManyAttempts => Self::Throttled,
             Rejection::StoreUnavailable => Self::StoreUnavailable,
             Rejection::IdentityProviderUnavailable => Self::IdpUnavailable,
+            Rejection::PasswordCheckBusy => Self::Busy,
             Rejection::MalformedBody
             | Rejection::UnsupportedMediaType
             | Rejection::BodyTooLarge
@@ -247,6 +253,32 @@ pub(crate) fn store_unavailable() {
     metrics::counter!(STORE_UNAVAILABLE).increment(1);
 }
 
+/// A password hash holding one of the slots bounded by
+/// [`max_concurrent_password_hashes`](crate::JwtLoginBuilder::max_concurrent_password_hashes):
+/// counted in the gauge from [`start`](Self::start) until dropped, even by a panic.
+///
+/// The gauge is moved up and down rather than set to a count kept here: two threads that set
+/// their counts could do so in the other order and leave a stale value behind.
+#[derive(Debug)]
+pub(crate) struct HashRunning(());
+
+impl HashRunning {
+    #[inline]
+    pub(crate) fn start() -> Self {
+        #[cfg(feature = "metrics")]
+        metrics::gauge!(PASSWORD_HASHES_RUNNING).increment(1.0);
+        Self(())
+    }
+}
+
+impl Drop for HashRunning {
+    #[inline]
+    fn drop(&mut self) {
+        #[cfg(feature = "metrics")]
+        metrics::gauge!(PASSWORD_HASHES_RUNNING).decrement(1.0);
+    }
+}
+
 /// How a fetch of a tenant's JWKS ended.
 #[cfg(feature = "jwks")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -340,6 +372,7 @@ mod tests {
             LOGOUTS,
             STORE_UNAVAILABLE,
             JWKS_FETCHES,
+            PASSWORD_HASHES_RUNNING,
         ] {
             assert!(module.contains(&format!("//! | `{name}`")), "{name}");
             assert!(
@@ -355,8 +388,16 @@ mod tests {
             LoginOutcome::InvalidToken,
             LoginOutcome::StoreUnavailable,
             LoginOutcome::IdpUnavailable,
+            LoginOutcome::Busy,
         ] {
             assert!(readme.contains(&format!("`{}`", outcome.as_str())));
         }
+    }
+
+    #[test]
+    fn the_running_hashes_gauge_and_the_busy_outcome_are_documented_here() {
+        let module = include_str!("observe.rs");
+        assert!(module.contains(&format!("//! | `{PASSWORD_HASHES_RUNNING}` (gauge)")));
+        assert!(module.contains(&format!("`{}` (the `503`s", LoginOutcome::Busy.as_str())));
     }
 }

@@ -57,6 +57,7 @@ fn full_config() -> Value {
         "max_sessions_per_user": 10,
         "max_revocations_per_user": 50,
         "validated_token_cache_slots": 0,
+        "max_concurrent_password_hashes": 3,
         "store": { "type": "memory", "max_throttle_counters": 1000 },
     })
 }
@@ -517,6 +518,11 @@ fn invalid_cases() -> Vec<Invalid> {
             change: |c| c["login_body_limit_bytes"] = json!(0),
             field: "login_body_limit_bytes",
             error: |e| matches!(e, BuildError::InvalidBodyLimit),
+        },
+        Invalid {
+            change: |c| c["max_concurrent_password_hashes"] = json!(0),
+            field: "max_concurrent_password_hashes",
+            error: |e| matches!(e, BuildError::InvalidPasswordHashLimit),
         },
         Invalid {
             change: |c| c["login_path"] = json!("auth/login"),

@@ -136,6 +136,50 @@ async fn authorization_header_rules() {
     }
 }
 
+/// Only spaces separate `Bearer` from the token (`1*SP`, RFC 6750 §2.1): a tab anywhere in the
+/// separator, or no separator at all, is refused on the protected route and on the refresh route,
+/// with the same 401 as any other malformed header.
+#[tokio::test]
+async fn only_spaces_separate_the_scheme_from_the_token() {
+    let cases: [(&str, &str, bool); 8] = [
+        ("one space", "Bearer ", true),
+        ("two spaces", "Bearer  ", true),
+        ("a tab", "Bearer\t", false),
+        ("a space then a tab", "Bearer \t", false),
+        ("a tab then a space", "Bearer\t ", false),
+        ("spaces around a tab", "Bearer  \t  ", false),
+        ("two tabs", "Bearer\t\t", false),
+        ("no space", "Bearer", false),
+    ];
+    for stack in STACKS {
+        let server = spawn(stack, builder().build().unwrap()).await;
+        let (access, refresh) = login(server.addr).await;
+        for (name, prefix, accepted) in cases {
+            for (path, token) in [("/api/v3/ping", &access), ("/api/login/refresh", &refresh)] {
+                let value = format!("{prefix}{token}");
+                let reply = send_raw(
+                    server.addr,
+                    &raw_request("GET", path, &[("Authorization", value.as_bytes())], b""),
+                )
+                .await;
+                let context = format!("{stack:?} {name} on {path}: {}", reply.text());
+                if accepted {
+                    assert_eq!(reply.status, 200, "{context}");
+                } else {
+                    assert_eq!(reply.status, 401, "{context}");
+                    reply.assert_unauthorized();
+                    assert_eq!(
+                        reply.json()["details"][0],
+                        "the Authorization header must be 'Bearer <token>'",
+                        "{context}"
+                    );
+                }
+            }
+        }
+        assert_still_serving(server.addr).await;
+    }
+}
+
 #[tokio::test]
 async fn a_token_in_the_query_string_is_ignored() {
     for stack in STACKS {

@@ -47,6 +47,7 @@ use crate::throttle::LoginThrottle;
 /// | `max_sessions_per_user` | integer | [`max_sessions_per_user`](JwtLoginBuilder::max_sessions_per_user) |
 /// | `max_revocations_per_user` | integer | [`max_revocations_per_user`](JwtLoginBuilder::max_revocations_per_user) |
 /// | `validated_token_cache_slots` | integer | [`validated_token_cache`](JwtLoginBuilder::validated_token_cache) |
+/// | `max_concurrent_password_hashes` | integer, at least 1 | [`max_concurrent_password_hashes`](JwtLoginBuilder::max_concurrent_password_hashes) |
 /// | `store` | `{"type": "memory", "max_throttle_counters"}`, or `{"type": "redis", "url", "key_prefix", "timeout_milliseconds"}` (feature `redis`) | [`store`](JwtLoginBuilder::store) |
 /// | `tenants` | array of `{"issuer", "audiences", "allowed_subjects", "jwks_url", "discovery", "allow_insecure_loopback", "refresh_interval_seconds"}` (feature `jwks`) | [`tenant`](JwtLoginBuilder::tenant) |
 ///
@@ -104,6 +105,7 @@ pub struct JwtLoginConfig {
     max_sessions_per_user: Option<usize>,
     max_revocations_per_user: Option<usize>,
     validated_token_cache_slots: Option<usize>,
+    max_concurrent_password_hashes: Option<usize>,
     store: Option<StoreSettings>,
     #[cfg(feature = "jwks")]
     #[serde(default)]
@@ -219,6 +221,9 @@ impl JwtLoginConfig {
         }
         if let Some(slots) = self.validated_token_cache_slots {
             builder = builder.validated_token_cache(slots);
+        }
+        if let Some(max) = self.max_concurrent_password_hashes {
+            builder = builder.max_concurrent_password_hashes(max);
         }
         match self.store {
             None => {}
@@ -609,6 +614,9 @@ impl Fields {
             }
             BuildError::InvalidLeeway => Some("leeway_seconds".to_owned()),
             BuildError::InvalidBodyLimit => Some("login_body_limit_bytes".to_owned()),
+            BuildError::InvalidPasswordHashLimit => {
+                Some("max_concurrent_password_hashes".to_owned())
+            }
             #[cfg(feature = "jwks")]
             BuildError::InvalidTenant { issuer, .. } => self
                 .tenants
@@ -655,6 +663,20 @@ mod tests {
                 username: "b".into()
             }
         );
+    }
+
+    #[test]
+    fn a_zero_password_hash_limit_names_its_field() {
+        let config = parse(
+            r#"{ "users": [{ "username": "a", "password": "pw" }], "max_concurrent_password_hashes": 0 }"#,
+        );
+        let error = config.build().unwrap_err();
+        assert_eq!(error.field(), Some("max_concurrent_password_hashes"));
+        assert_eq!(error.build_error(), &BuildError::InvalidPasswordHashLimit);
+        let config = parse(
+            r#"{ "users": [{ "username": "a", "password": "pw" }], "max_concurrent_password_hashes": 3 }"#,
+        );
+        config.build().unwrap();
     }
 
     #[test]

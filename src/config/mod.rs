@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 use crate::credentials::{LocalUsers, Password};
 use crate::error::BuildError;
 use crate::keys::{HmacKey, KeySet};
-use crate::server::{JwtLoginLayer, Routes, SessionBounds, Shared};
+use crate::server::{HashSlots, JwtLoginLayer, Routes, SessionBounds, Shared};
 use crate::store::{MemoryStore, Store};
 use crate::throttle::LoginThrottle;
 use crate::token::{TokenCache, TokenIssuer, TokenVerifier};
@@ -64,6 +64,8 @@ pub struct JwtLoginBuilder {
     sessions_per_user: usize,
     revocations_per_user: usize,
     token_cache_slots: usize,
+    /// `None`: as many as the machine runs threads in parallel, found when the layer is built.
+    max_password_hashes: Option<usize>,
 }
 
 /// Slots of the validated-token cache by default: a slot per active client for a thousand
@@ -97,6 +99,7 @@ impl Default for JwtLoginBuilder {
             sessions_per_user: 100,
             revocations_per_user: 1_000,
             token_cache_slots: DEFAULT_TOKEN_CACHE_SLOTS,
+            max_password_hashes: None,
         }
     }
 }
@@ -315,6 +318,40 @@ impl JwtLoginBuilder {
         self
     }
 
+    /// How many argon2 password checks ([`Password::phc`]) may run at once; `0` is refused by
+    /// [`build`](Self::build). Default is [`std::thread::available_parallelism`] (1 if unknown).
+    ///
+    /// Each check takes a core and the hash's memory cost (19 MiB with the argon2 crate's default
+    /// parameters, `m=19456`) for tens of milliseconds. A login that finds every slot taken waits
+    /// for one at most 1 second, then is answered `503 Service Unavailable` with `Retry-After: 1`
+    /// ([`Rejection::PasswordCheckBusy`](crate::Rejection::PasswordCheckBusy)) without checking
+    /// its password, and without counting against the client in the login throttle. An unknown
+    /// username takes a slot too: it costs what a known one does. Plain passwords need no slot.
+    ///
+    /// Without a bound, every concurrent login hashed at once: 400 wrong passwords from 400
+    /// addresses held 7.4 GB. With the default bound on 2 cores, the peak was 0.8 GB, and
+    /// stayed there over six such floods: the hashes running never held more than 38 MiB, but
+    /// once one has freed its memory, glibc's allocator serves the next ones from a heap that
+    /// fragments and is not given back. With `MALLOC_MMAP_THRESHOLD_=131072` in the server's
+    /// environment, each hash's memory goes back to the system and the peak was 50 MiB
+    /// (`cargo bench --bench password_flood`). The wait needs tokio's timer
+    /// (`#[tokio::main]` enables it); outside a tokio runtime, a login that finds every slot
+    /// taken is answered `503` at once.
+    ///
+    /// ```
+    /// use tower_jwt_login::{JwtLoginLayer, Password};
+    ///
+    /// let layer = JwtLoginLayer::builder()
+    ///     .user("admin", Password::phc("$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$ZQ7dp1K1mtFHDzqKCNOV+8uYySyMNyn3tjfl5BfxKYs"))
+    ///     .max_concurrent_password_hashes(4)
+    ///     .build()?;
+    /// # Ok::<_, tower_jwt_login::BuildError>(())
+    /// ```
+    pub const fn max_concurrent_password_hashes(mut self, max: usize) -> Self {
+        self.max_password_hashes = Some(max);
+        self
+    }
+
     /// Lets requests whose connection comes from a loopback address through protected routes
     /// without a token (datarhei Core's `disable_localhost`). Default is `false`.
     ///
@@ -375,7 +412,7 @@ impl JwtLoginBuilder {
     ///
     /// A [`BuildError`] names the first problem found: no users, a duplicate or empty username,
     /// an empty password, an invalid PHC string, a secret shorter than 32 bytes, an invalid
-    /// path or realm, or an impossible lifetime.
+    /// path or realm, an impossible lifetime, or a zero limit.
     pub fn build(self) -> Result<JwtLoginLayer, BuildError> {
         let realm = check_realm(&self.realm)?;
         let bounds = self.session_bounds()?;
@@ -387,6 +424,11 @@ impl JwtLoginBuilder {
         if self.body_limit == 0 {
             return Err(BuildError::InvalidBodyLimit);
         }
+        let max_password_hashes = match self.max_password_hashes {
+            Some(0) => return Err(BuildError::InvalidPasswordHashLimit),
+            Some(max) => max,
+            None => std::thread::available_parallelism().map_or(1, usize::from),
+        };
         let routes = Routes::new(
             self.login_path,
             self.refresh_path,
@@ -441,6 +483,7 @@ impl JwtLoginBuilder {
             bounds,
             leeway,
             token_cache: TokenCache::new(self.token_cache_slots),
+            passwords: HashSlots::new(max_password_hashes),
         }))
     }
 }
@@ -500,7 +543,8 @@ impl fmt::Debug for JwtLoginBuilder {
             .field("refresh_token_reuse_grace", &self.reuse_grace)
             .field("max_sessions_per_user", &self.sessions_per_user)
             .field("max_revocations_per_user", &self.revocations_per_user)
-            .field("token_cache_slots", &self.token_cache_slots);
+            .field("token_cache_slots", &self.token_cache_slots)
+            .field("max_password_hashes", &self.max_password_hashes);
         #[cfg(feature = "jwks")]
         debug.field("idp", &self.idp);
         debug.finish()
@@ -568,6 +612,10 @@ mod tests {
                 BuildError::InvalidLeeway,
             ),
             (builder().login_body_limit(0), BuildError::InvalidBodyLimit),
+            (
+                builder().max_concurrent_password_hashes(0),
+                BuildError::InvalidPasswordHashLimit,
+            ),
         ];
         for (builder, expected) in cases {
             assert_eq!(builder.build().unwrap_err(), expected);

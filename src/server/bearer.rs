@@ -8,7 +8,8 @@ use crate::token::MAX_TOKEN_LEN;
 
 /// The bearer token of a request, or why there is none.
 ///
-/// The scheme is case-insensitive (RFC 9110 §11.1) and may be followed by one or more spaces;
+/// The scheme is case-insensitive (RFC 9110 §11.1) and followed by one or more spaces (`1*SP`,
+/// RFC 6750 §2.1): a tab, or any other whitespace, between the scheme and the token is refused;
 /// trailing whitespace is ignored. Exactly one `Authorization` header is allowed: with two, the
 /// layer and the inner service could disagree about which one counts. A token in the query
 /// string is never looked at (RFC 6750 §2.3 is a "SHOULD NOT").
@@ -65,8 +66,11 @@ fn bearer_unchecked(headers: &HeaderMap) -> Result<&[u8], Rejection> {
     if !scheme.eq_ignore_ascii_case(b"bearer") || rest.first() != Some(&b' ') {
         return Err(Rejection::MalformedAuthorization);
     }
-    let token = rest.trim_ascii();
-    if token.is_empty() {
+    // Only spaces separate the scheme from the token: `trim_ascii` here would also take tabs,
+    // and let `Bearer \t<token>` through although RFC 6750 allows `SP` alone.
+    let start = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
+    let token = rest[start..].trim_ascii_end();
+    if token.first().is_none_or(u8::is_ascii_whitespace) {
         return Err(Rejection::MalformedAuthorization);
     }
     Ok(token)
@@ -121,8 +125,10 @@ mod tests {
     /// strings, for every spelling above and for verifiers that accept or refuse.
     #[test]
     fn verify_bearer_answers_as_bearer_then_verify() {
-        let spellings: [&[&[u8]]; 17] = [
+        let spellings: [&[&[u8]]; 19] = [
             &[],
+            &[b"Bearer\ta.b.c"],
+            &[b"Bearer \ta.b.c"],
             &[b"Bearer a.b.c"],
             &[b"bearer a.b.c  "],
             &[b"Bearer    a.b.c\t"],
@@ -184,6 +190,11 @@ mod tests {
             b"Bearer a.b.c junk",
             b"Bearer a.b.\xc3\xa9",
             b"Token a.b.c",
+            b"Bearer\ta.b.c",
+            b"Bearer \ta.b.c",
+            b"Bearer \t a.b.c",
+            b"Bearer  \ta.b.c",
+            b"Bearer \t",
         ] {
             assert_eq!(
                 parse(&[value]),

@@ -10,8 +10,8 @@ use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use serde::Deserialize;
 use tracing::Instrument as _;
 
-use super::Shared;
 use super::response::{self, OwnResponse};
+use super::{Shared, password};
 use crate::error::Rejection;
 use crate::observe::{self, LoginOutcome};
 
@@ -95,11 +95,26 @@ where
     let Some(credentials) = object.filter(LoginBody::is_complete) else {
         return bad(StatusCode::BAD_REQUEST, Rejection::MalformedBody);
     };
+    // The slot first: a login answered `503` for want of one must not count as an attempt.
+    let slot = match shared
+        .passwords
+        .acquire(shared, &credentials.username)
+        .await
+    {
+        Ok(slot) => slot,
+        Err(response) => return response,
+    };
     let throttle_keys = match shared.admit(&parts, &credentials.username).await {
         Ok(keys) => keys,
         Err(response) => return response,
     };
-    let valid = check_credentials(shared, credentials.username.clone(), credentials.password).await;
+    let valid = password::check(
+        shared,
+        slot,
+        credentials.username.clone(),
+        credentials.password,
+    )
+    .await;
     if !valid {
         return failed(&credentials.username);
     }
@@ -204,21 +219,6 @@ impl LoginBody {
     fn is_blank(&self) -> bool {
         self.username.is_empty() && self.password.is_empty()
     }
-}
-
-/// Checks the password, on a blocking thread when it is an argon2 hash so that a flood of logins
-/// never stalls the async workers that serve everything else.
-async fn check_credentials(shared: &Arc<Shared>, username: String, password: String) -> bool {
-    if shared.users.is_expensive(&username)
-        && let Ok(handle) = tokio::runtime::Handle::try_current()
-    {
-        let shared = Arc::clone(shared);
-        return handle
-            .spawn_blocking(move || shared.users.check(&username, password.as_bytes()))
-            .await
-            .unwrap_or(false);
-    }
-    shared.users.check(&username, password.as_bytes())
 }
 
 /// A request to the login route that is not a login: wrong method, media type or body.

@@ -51,6 +51,8 @@ pub(crate) struct Shared {
     pub(crate) leeway: i64,
     /// Access tokens verified before; `None` when turned off.
     pub(crate) token_cache: Option<TokenCache>,
+    /// The slots that bound how many argon2 password checks run at once.
+    pub(crate) passwords: super::HashSlots,
 }
 
 impl Shared {
@@ -146,8 +148,13 @@ impl Shared {
     }
 
     /// Whether the request's connection comes from a loopback address and the bypass is on.
+    ///
+    /// The address is made canonical first: a dual-stack listener reports an IPv4 client as
+    /// `::ffff:127.0.0.1`, which `Ipv6Addr::is_loopback` does not count (only `::1`), while the
+    /// throttle already counts it as the IPv4 address it is.
     pub(crate) fn bypasses<B>(&self, request: &Request<B>) -> bool {
-        self.loopback_bypass && peer_addr(request).is_some_and(|addr| addr.ip().is_loopback())
+        self.loopback_bypass
+            && peer_addr(request).is_some_and(|addr| addr.ip().to_canonical().is_loopback())
     }
 }
 
@@ -168,4 +175,53 @@ pub(crate) fn peer_addr_in(extensions: &http::Extensions) -> Option<SocketAddr> 
         return Some(*addr);
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{JwtLoginLayer, Password};
+
+    fn request_from(peer: &str) -> Request<()> {
+        let mut request = Request::new(());
+        let peer: SocketAddr = peer.parse().unwrap();
+        request
+            .extensions_mut()
+            .insert(super::super::PeerAddr(peer));
+        request
+    }
+
+    #[test]
+    fn loopback_bypass_counts_ipv4_mapped_loopback_and_nothing_else() {
+        let layer = JwtLoginLayer::builder()
+            .user("admin", Password::plain("pw"))
+            .loopback_bypass(true)
+            .build()
+            .unwrap();
+        let shared = layer.shared();
+        for (peer, bypasses) in [
+            ("127.0.0.1:1", true),
+            ("127.4.5.6:1", true),
+            ("[::1]:1", true),
+            // A dual-stack listener's spelling of an IPv4 client.
+            ("[::ffff:127.0.0.1]:1", true),
+            ("[::ffff:10.0.0.1]:1", false),
+            ("10.0.0.1:1", false),
+            ("[::2]:1", false),
+        ] {
+            assert_eq!(shared.bypasses(&request_from(peer)), bypasses, "{peer}");
+        }
+        assert!(!shared.bypasses(&Request::new(())), "no peer address");
+    }
+
+    #[test]
+    fn no_address_bypasses_when_the_bypass_is_off() {
+        let layer = JwtLoginLayer::builder()
+            .user("admin", Password::plain("pw"))
+            .build()
+            .unwrap();
+        for peer in ["127.0.0.1:1", "[::1]:1", "[::ffff:127.0.0.1]:1"] {
+            assert!(!layer.shared().bypasses(&request_from(peer)), "{peer}");
+        }
+    }
 }
