@@ -1,8 +1,9 @@
 //! Credential validators: what turns a login request into a subject.
 
 use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use argon2::{Argon2, PasswordHash, PasswordVerifier as _};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
@@ -64,17 +65,80 @@ enum Verifier {
     /// SHA-256 of the plain password. Comparing digests in constant time hides the password's
     /// length as well as its content.
     Plain([u8; 32]),
-    /// A parsed argon2id hash, kept as its PHC string (parsed again per login; negligible next
-    /// to argon2 itself).
-    Phc(Box<str>),
+    /// An argon2id hash, its PHC string parsed once.
+    Phc(Arc<Phc>),
+}
+
+/// What an argon2id PHC string says: the parameters, the salt, the expected output.
+struct Phc {
+    params: Params,
+    version: Version,
+    salt: Vec<u8>,
+    hash: Vec<u8>,
+}
+
+impl Phc {
+    fn parse(phc: &str) -> Result<Self, String> {
+        let hash = PasswordHash::new(phc).map_err(|e| e.to_string())?;
+        if hash.algorithm.as_str() != "argon2id" {
+            return Err(format!("algorithm {} is not argon2id", hash.algorithm));
+        }
+        let (Some(salt), Some(output)) = (&hash.salt, &hash.hash) else {
+            return Err("salt or hash output missing".to_owned());
+        };
+        let version = Version::try_from(hash.version.unwrap_or(Version::default().into()))
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            params: Params::try_from(&hash).map_err(|e| e.to_string())?,
+            version,
+            salt: salt.to_vec(),
+            hash: output.as_bytes().to_vec(),
+        })
+    }
+
+    /// Whether `password` hashes to the expected output, with `memory` (at least the
+    /// parameters' block count) as argon2's working memory.
+    fn matches(&self, password: &[u8], memory: &mut [Block]) -> bool {
+        let argon2 = Argon2::new(Algorithm::Argon2id, self.version, self.params.clone());
+        let mut output = Zeroizing::new(vec![0; self.hash.len()]);
+        argon2
+            .hash_password_into_with_memory(password, &self.salt, &mut output, memory)
+            .is_ok_and(|()| bool::from(output.ct_eq(&self.hash)))
+    }
+}
+
+/// argon2's working memory (19 MiB with the crate's default parameters), kept for the next
+/// check rather than freed: allocated anew for each check, the freed blocks stayed in the
+/// allocator's arenas, and a flood of wrong passwords held 0.8 GB with two checks at a time.
+/// Holds at most as many as checks ever ran at once (the login route bounds that).
+struct Memory {
+    /// Blocks per check: the largest of the configured hashes'.
+    blocks: usize,
+    free: Mutex<Vec<Box<[Block]>>>,
+}
+
+impl Memory {
+    fn with<T>(&self, check: impl FnOnce(&mut [Block]) -> T) -> T {
+        let taken = self
+            .free
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let mut memory = taken.unwrap_or_else(|| vec![Block::new(); self.blocks].into());
+        let outcome = check(&mut memory);
+        self.free
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(memory);
+        outcome
+    }
 }
 
 impl Verifier {
-    fn matches(&self, password: &[u8]) -> bool {
+    fn matches(&self, password: &[u8], memory: &Memory) -> bool {
         match self {
             Self::Plain(digest) => bool::from(Sha256::digest(password)[..].ct_eq(&digest[..])),
-            Self::Phc(phc) => PasswordHash::new(phc)
-                .is_ok_and(|hash| Argon2::default().verify_password(password, &hash).is_ok()),
+            Self::Phc(phc) => memory.with(|blocks| phc.matches(password, blocks)),
         }
     }
 
@@ -84,7 +148,6 @@ impl Verifier {
 }
 
 /// The configured local users.
-#[derive(Clone)]
 pub(crate) struct LocalUsers {
     /// Sorted by username, searched by bisection: every protected request looks its subject up
     /// here, and a `HashMap` hashed it with SipHash first, which protects against keys an
@@ -93,6 +156,7 @@ pub(crate) struct LocalUsers {
     /// Checked when the username is unknown, so that an unknown user costs what a known one
     /// does: an argon2 hash if any user has one, a digest comparison otherwise.
     dummy: Verifier,
+    memory: Memory,
 }
 
 impl LocalUsers {
@@ -112,11 +176,12 @@ impl LocalUsers {
                 }
                 PasswordKind::Plain(p) => Verifier::Plain(Sha256::digest(p.as_bytes()).into()),
                 PasswordKind::Phc(phc) => {
-                    check_phc(phc).map_err(|reason| BuildError::InvalidPasswordHash {
-                        username: username.clone(),
-                        reason,
-                    })?;
-                    Verifier::Phc(phc.as_str().into())
+                    let phc =
+                        Phc::parse(phc).map_err(|reason| BuildError::InvalidPasswordHash {
+                            username: username.clone(),
+                            reason,
+                        })?;
+                    Verifier::Phc(Arc::new(phc))
                 }
             };
             if verifier.is_expensive() && !dummy.is_expensive() {
@@ -130,9 +195,21 @@ impl LocalUsers {
                 username: pair[0].0.to_string(),
             });
         }
+        let blocks = sorted
+            .iter()
+            .filter_map(|(_, verifier)| match verifier {
+                Verifier::Phc(phc) => Some(phc.params.block_count()),
+                Verifier::Plain(_) => None,
+            })
+            .max()
+            .unwrap_or(0);
         Ok(Self {
             users: sorted.into_boxed_slice(),
             dummy,
+            memory: Memory {
+                blocks,
+                free: Mutex::default(),
+            },
         })
     }
 
@@ -154,10 +231,10 @@ impl LocalUsers {
     /// for a wrong password (see `dummy`).
     pub(crate) fn check(&self, username: &str, password: &[u8]) -> bool {
         match self.get(username) {
-            Some(verifier) => verifier.matches(password),
+            Some(verifier) => verifier.matches(password, &self.memory),
             None => {
                 // The outcome is discarded: the work is done only for its duration.
-                let _ = std::hint::black_box(self.dummy.matches(password));
+                let _ = std::hint::black_box(self.dummy.matches(password, &self.memory));
                 false
             }
         }
@@ -179,18 +256,6 @@ impl fmt::Debug for LocalUsers {
             )
             .finish_non_exhaustive()
     }
-}
-
-fn check_phc(phc: &str) -> Result<(), String> {
-    let hash = PasswordHash::new(phc).map_err(|e| e.to_string())?;
-    if hash.algorithm.as_str() != "argon2id" {
-        return Err(format!("algorithm {} is not argon2id", hash.algorithm));
-    }
-    if hash.salt.is_none() || hash.hash.is_none() {
-        return Err("salt or hash output missing".to_owned());
-    }
-    argon2::Params::try_from(&hash).map_err(|e| e.to_string())?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -228,6 +293,37 @@ mod tests {
             users.is_expensive("other"),
             "unknown users cost an argon2 run too"
         );
+    }
+
+    #[test]
+    fn hashes_of_different_costs_share_memory_kept_for_the_next_check() {
+        use argon2::PasswordHasher as _;
+        let small = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(64, 1, 1, None).unwrap(),
+        )
+        .hash_password_with_salt(b"small", b"somesaltsomesalt")
+        .unwrap()
+        .to_string();
+        let users = LocalUsers::new(vec![
+            ("big".into(), Password::phc(phc_of("big"))),
+            ("small".into(), Password::phc(small)),
+        ])
+        .unwrap();
+        assert_eq!(users.memory.blocks, Params::DEFAULT_M_COST as usize);
+        for _ in 0..3 {
+            assert!(users.check("small", b"small") && !users.check("small", b"big"));
+            assert!(users.check("big", b"big") && !users.check("nobody", b"big"));
+        }
+        // One check at a time: one working memory, reused by all of them.
+        assert_eq!(users.memory.free.lock().unwrap().len(), 1);
+        std::thread::scope(|scope| {
+            for _ in 0..2 {
+                scope.spawn(|| assert!(!users.check("big", b"wrong")));
+            }
+        });
+        assert!(users.memory.free.lock().unwrap().len() <= 2);
     }
 
     #[test]
