@@ -6,10 +6,12 @@ cd "$(dirname "$0")/.."
 
 # The store tests run against a real redis-server (they fail, never skip, without one).
 if ! command -v redis-server >/dev/null; then
-  sudo=""
-  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
-  $sudo apt-get update
-  $sudo apt-get install -y redis-server
+  if [ "$(id -u)" != 0 ]; then
+    echo "redis-server is missing: run this as root to install it, or install it yourself" >&2
+    exit 1
+  fi
+  apt-get update
+  apt-get install -y redis-server
 fi
 
 cargo test --all-features --all-targets

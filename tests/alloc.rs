@@ -1,4 +1,4 @@
-//! Allocation counts of one request through the layer (issue 7): the pass-through path
+//! Allocation counts of one request through the layer: the pass-through path
 //! allocates nothing, the protected path allocates only what the verified claims need.
 //!
 //! A counting global allocator counts the allocations made on the test's own thread while

@@ -1,4 +1,4 @@
-//! The client layer's contract (issue 5), over real HTTP against the crate's own server layer on
+//! The client layer's contract, over real HTTP against the crate's own server layer on
 //! 127.0.0.1:0, counting on the server side what the client sent.
 
 mod support;

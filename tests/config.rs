@@ -1,4 +1,4 @@
-//! The configuration file form (issue 9): a full configuration builds a layer that behaves as
+//! The configuration file form: a full configuration builds a layer that behaves as
 //! configured over real HTTP, unknown fields are errors, and every invalid value is an error that
 //! names its field.
 

@@ -1,4 +1,4 @@
-//! A login flood must not slow protected routes (issue 8): they never touch the store.
+//! A login flood must not slow protected routes: they never touch the store.
 //!
 //! In a test binary of its own, so that no other test shares the machine while it measures.
 

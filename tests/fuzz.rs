@@ -1,4 +1,4 @@
-//! Fuzzing the token verifier and the login-body parser through the layer (issue 4).
+//! Fuzzing the token verifier and the login-body parser through the layer.
 //!
 //! cargo-fuzz needs a nightly toolchain, so these are proptest properties instead, driven for a
 //! bounded time rather than a fixed number of cases: each property runs for `FUZZ_SECONDS`

@@ -1,4 +1,4 @@
-//! Key rotation over real HTTP (issue 9): tokens signed before and after a rotation both work,
+//! Key rotation over real HTTP: tokens signed before and after a rotation both work,
 //! tokens name their key, and a removed key's tokens are refused.
 
 mod support;

@@ -1,5 +1,5 @@
 //! What the layer logs, over real HTTP: the outcome and reason of every refusal at `debug`, never
-//! a password or a token, and nothing at all at `info` for whatever an attacker sends (issue 9).
+//! a password or a token, and nothing at all at `info` for whatever an attacker sends.
 //!
 //! Each test installs its own subscriber for its own thread (`set_default`); the tests run on
 //! tokio's current-thread runtime, so the servers they start log on that thread too.

@@ -1,4 +1,4 @@
-//! The counters of the `metrics` feature, over real HTTP (issue 9).
+//! The counters of the `metrics` feature, over real HTTP.
 //!
 //! Each test installs its own `DebuggingRecorder` for its own thread; the tests run on tokio's
 //! current-thread runtime, so the servers they start count on that thread too. Each step

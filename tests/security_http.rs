@@ -1,5 +1,5 @@
-//! The security contract for the `Authorization` header, request paths and the login route
-//! (issue 4), over real HTTP through axum and plain hyper.
+//! The security contract for the `Authorization` header, request paths and the login route,
+//! over real HTTP through axum and plain hyper.
 
 mod support;
 

@@ -1,4 +1,4 @@
-//! No secret, password, hash or token in `Debug`, `Display`, logs or error bodies (issue 4).
+//! No secret, password, hash or token in `Debug`, `Display`, logs or error bodies.
 
 mod support;
 

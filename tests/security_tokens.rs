@@ -1,4 +1,4 @@
-//! The security contract for tokens (issue 4), over real HTTP through axum and plain hyper.
+//! The security contract for tokens, over real HTTP through axum and plain hyper.
 //!
 //! Every case is sent as a bearer token to the protected route (built as an access token) and
 //! to the refresh route (built as a refresh token). A refused case must get exactly 401 with the

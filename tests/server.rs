@@ -1,4 +1,4 @@
-//! The server layer's contract (issue 3), over real HTTP, through axum and plain hyper.
+//! The server layer's contract, over real HTTP, through axum and plain hyper.
 
 mod support;
 

@@ -1,4 +1,4 @@
-//! The validated-token cache (issue 7), over real HTTP on both stacks: a token served from the
+//! The validated-token cache, over real HTTP on both stacks: a token served from the
 //! cache is refused exactly when a verification in full would refuse it.
 //!
 //! Revocation of a cached token (logout, and a revocation from another replica) is covered by

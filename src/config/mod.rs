@@ -328,13 +328,10 @@ impl JwtLoginBuilder {
     /// its password, and without counting against the client in the login throttle. An unknown
     /// username takes a slot too: it costs what a known one does. Plain passwords need no slot.
     ///
-    /// Without a bound, every concurrent login hashed at once: 400 wrong passwords from 400
-    /// addresses held 7.4 GB. With the default bound on 2 cores, the peak was 0.8 GB, and
-    /// stayed there over six such floods: the hashes running never held more than 38 MiB, but
-    /// once one has freed its memory, glibc's allocator serves the next ones from a heap that
-    /// fragments and is not given back. With `MALLOC_MMAP_THRESHOLD_=131072` in the server's
-    /// environment, each hash's memory goes back to the system and the peak was 50 MiB
-    /// (`cargo bench --bench password_flood`). The wait needs tokio's timer
+    /// The memory of the checks is kept for the next ones, so peak memory is about this number
+    /// times the hash's memory cost: 400 concurrent wrong passwords from 400 addresses peaked at
+    /// 50-56 MiB with the default bound on 2 cores (7.4 GB without a bound;
+    /// `cargo bench --all-features --bench password_flood`). The wait needs tokio's timer
     /// (`#[tokio::main]` enables it); outside a tokio runtime, a login that finds every slot
     /// taken is answered `503` at once.
     ///

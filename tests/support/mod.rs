@@ -357,7 +357,7 @@ mod recording;
 #[allow(unused_imports)] // not every test binary records
 pub use recording::*;
 
-// ---- Attack fixtures (issue 4) ----
+// ---- Attack fixtures ----
 
 /// An RSA private key (PKCS#1 DER, base64) that belongs to the attacker, not to the server: it
 /// exists only to make RS256 tokens the layer must refuse. Generated for these tests.
