@@ -1,6 +1,8 @@
 //! The builder's settings for external identity providers (feature `jwks`).
 
 use super::JwtLoginBuilder;
+#[cfg(doc)]
+use crate::BuildError;
 
 impl JwtLoginBuilder {
     /// Adds an external identity provider tenant: its access tokens, sent as bearer tokens to

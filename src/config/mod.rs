@@ -4,13 +4,15 @@
 //!
 //! - `builder`: the settings and their defaults;
 //! - `build`: one check per part of the configuration, and the layer made from what passed;
-//! - `file`: [`JwtLoginConfig`], which sets the builder field by field and runs the check of
-//!   what each field feeds as soon as it is set, so that an error names the field;
+//! - `file`: [`JwtLoginConfig`], the configuration file's form;
+//! - `fill`: how it sets the builder field by field, running the check of what each field feeds
+//!   as soon as it is set, so that an error names the field;
 //! - `settings`: the types of the file's sections (users, keys, throttle, store, tenants).
 
 mod build;
 mod builder;
 mod file;
+mod fill;
 #[cfg(feature = "jwks")]
 mod idp;
 mod settings;
