@@ -1,4 +1,5 @@
-//! The one wall clock the server side reads: tokens count seconds, throttling milliseconds.
+//! The one wall clock the crate reads: tokens count seconds; throttling and the client layer
+//! milliseconds.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -5,21 +5,23 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use http::{Request, Response, StatusCode};
+use http::header::AUTHORIZATION;
+use http::{HeaderValue, Request, Response, StatusCode};
 use pin_project_lite::pin_project;
+use tower::util::Oneshot;
 use tower_service::Service;
 
 use super::body::ClientBody;
-use super::error::Error;
-use super::service::{Replay, retry_after_rejection};
-use super::session::Session;
+use super::error::{Error, ErrorKind};
+use super::replay::Replay;
+use super::session::{Session, Snapshot};
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 
 /// The slow paths (renewing the token, retrying after a `401`): boxed, because they are rare and
 /// their futures' types are unnameable; never taken by a request whose token is fresh and
 /// accepted.
-type OwnFuture<T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>;
+pub(crate) type OwnFuture<T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>;
 
 pin_project! {
     /// The response future of [`JwtClient`](super::JwtClient).
@@ -40,8 +42,14 @@ pin_project! {
             future: S::Future,
             sent: Option<Sent<S, B>>,
         },
-        // A renewal, then the request; or a retry after a 401.
-        Own { future: OwnFuture<S::Response> },
+        // The token is renewed before the request goes out on `pending`'s service, the one that
+        // was polled ready; then the request is sent as any other (`Inner`).
+        Renew {
+            renewal: OwnFuture<Arc<Snapshot>>,
+            pending: Option<(S, Request<B>)>,
+        },
+        // A retry after a 401: a renewal, then the request once more.
+        Retry { future: OwnFuture<S::Response> },
         // The request could not be sent at all.
         Failed { error: Option<Error> },
     }
@@ -61,25 +69,36 @@ impl<S: Service<Request<B>>, B> ResponseFuture<S, B> {
         }
     }
 
-    /// A request sent with the token of `generation`.
-    pub(crate) const fn sent(
-        future: S::Future,
+    /// A request sent now on `ready` with `bearer`, the access token of `generation`.
+    pub(crate) fn send(
+        ready: &mut S,
+        request: Request<B>,
+        bearer: HeaderValue,
         generation: u64,
-        retry: Option<(S, Replay<B>)>,
         session: Arc<Session>,
-    ) -> Self {
+    ) -> Self
+    where
+        S: Clone,
+        B: ClientBody,
+    {
         Self {
-            state: State::Inner {
-                future,
-                sent: Some(Sent { generation, retry }),
-            },
+            state: State::send(ready, request, bearer, generation),
             session,
         }
     }
 
-    pub(crate) const fn own(future: OwnFuture<S::Response>, session: Arc<Session>) -> Self {
+    /// A request sent on `ready` once `renewal` has brought a usable token.
+    pub(crate) const fn renew(
+        renewal: OwnFuture<Arc<Snapshot>>,
+        ready: S,
+        request: Request<B>,
+        session: Arc<Session>,
+    ) -> Self {
         Self {
-            state: State::Own { future },
+            state: State::Renew {
+                renewal,
+                pending: Some((ready, request)),
+            },
             session,
         }
     }
@@ -88,6 +107,23 @@ impl<S: Service<Request<B>>, B> ResponseFuture<S, B> {
         Self {
             state: State::Failed { error: Some(error) },
             session,
+        }
+    }
+}
+
+impl<S: Service<Request<B>>, B> State<S, B> {
+    /// Sends `request` with `bearer` on `ready`, keeping a copy to send again after a `401` when
+    /// the body can be replayed.
+    fn send(ready: &mut S, mut request: Request<B>, bearer: HeaderValue, generation: u64) -> Self
+    where
+        S: Clone,
+        B: ClientBody,
+    {
+        request.headers_mut().insert(AUTHORIZATION, bearer);
+        let retry = Replay::capture(&request).map(|replay| (ready.clone(), replay));
+        Self::Inner {
+            future: ready.call(request),
+            sent: Some(Sent { generation, retry }),
         }
     }
 }
@@ -107,7 +143,7 @@ where
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         loop {
             let this = self.as_mut().project();
-            let retry: OwnFuture<Response<R>> = match this.state.project() {
+            let next = match this.state.project() {
                 StateProj::Inner { future, sent } => {
                     let response = ready!(future.poll(cx)).map_err(Error::unreachable)?;
                     if response.status() != StatusCode::UNAUTHORIZED {
@@ -122,26 +158,58 @@ where
                         return Poll::Ready(Ok(response));
                     };
                     let session = Arc::clone(this.session);
-                    Box::pin(retry_after_rejection(
-                        session,
-                        spare,
-                        replay,
-                        sent.generation,
-                    ))
+                    State::Retry {
+                        future: Box::pin(retry(session, spare, replay, sent.generation)),
+                    }
                 }
-                StateProj::Own { future } => return future.as_mut().poll(cx),
+                StateProj::Renew { renewal, pending } => {
+                    let snapshot = ready!(renewal.as_mut().poll(cx))?;
+                    let (mut ready, request) = pending
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    let bearer = snapshot
+                        .bearer()
+                        .ok_or_else(|| Error::new(ErrorKind::UnexpectedResponse))?;
+                    State::send(&mut ready, request, bearer.clone(), snapshot.generation)
+                }
+                StateProj::Retry { future } => return future.as_mut().poll(cx),
                 StateProj::Failed { error } => {
                     return Poll::Ready(Err(error
                         .take()
                         .expect("ResponseFuture polled after completion")));
                 }
             };
-            self.as_mut()
-                .project()
-                .state
-                .set(State::Own { future: retry });
+            self.as_mut().project().state.set(next);
         }
     }
+}
+
+/// After the server refused the token of `generation`: renew it (once for all requests that met
+/// it) and send the request again, once.
+async fn retry<S, B, R>(
+    session: Arc<Session>,
+    spare: S,
+    replay: Replay<B>,
+    generation: u64,
+) -> Result<Response<R>, Error>
+where
+    S: Service<Request<B>, Response = Response<R>> + Clone,
+    S::Error: Into<BoxError>,
+    B: ClientBody,
+    R: http_body::Body,
+    R::Error: Into<BoxError>,
+{
+    let snapshot = session.renew(spare.clone(), generation).await?;
+    let bearer = snapshot
+        .bearer()
+        .ok_or_else(|| Error::new(ErrorKind::UnexpectedResponse))?;
+    let response = Oneshot::new(spare, replay.into_request(bearer.clone()))
+        .await
+        .map_err(Error::unreachable)?;
+    if response.status() == StatusCode::UNAUTHORIZED {
+        session.mark_refused(snapshot.generation);
+    }
+    Ok(response)
 }
 
 impl<S: Service<Request<B>>, B> fmt::Debug for ResponseFuture<S, B> {
@@ -149,7 +217,8 @@ impl<S: Service<Request<B>>, B> fmt::Debug for ResponseFuture<S, B> {
         let state = match &self.state {
             State::Inner { sent: None, .. } => "Inner",
             State::Inner { sent: Some(_), .. } => "Sent",
-            State::Own { .. } => "Own",
+            State::Renew { .. } => "Renew",
+            State::Retry { .. } => "Retry",
             State::Failed { .. } => "Failed",
         };
         f.debug_struct("ResponseFuture")

@@ -19,8 +19,17 @@ pub struct JwtClientLayer {
 }
 
 impl JwtClientLayer {
-    pub(crate) const fn new(session: Arc<Session>) -> Self {
+    const fn new(session: Arc<Session>) -> Self {
         Self { session }
+    }
+}
+
+impl<S> JwtClient<S> {
+    /// A layer that wraps other services with this client's session: they share its tokens and
+    /// its renewals.
+    #[must_use]
+    pub fn layer(&self) -> JwtClientLayer {
+        JwtClientLayer::new(Arc::clone(self.session()))
     }
 }
 

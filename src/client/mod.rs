@@ -80,9 +80,12 @@
 //! ```
 
 mod body;
+mod config;
 mod error;
+mod exchange;
 mod future;
 mod layer;
+mod replay;
 mod service;
 mod session;
 mod tokens;

@@ -5,16 +5,17 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::header::AUTHORIZATION;
-use http::{HeaderValue, Request, Response, StatusCode, Uri};
-use tower::util::Oneshot;
+use http::{Request, Response, Uri};
 use tower_service::Service;
 
 use super::body::ClientBody;
+use super::config::{Config, Credentials, Target};
 use super::error::{Error, ErrorKind};
+use super::exchange;
 use super::future::ResponseFuture;
-use super::layer::JwtClientLayer;
-use super::session::{self, Config, Credentials, Session, Snapshot, Target};
-use super::tokens::{Tokens, now_ms};
+use super::session::Session;
+use super::tokens::Tokens;
+use crate::clock::now_ms;
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 
@@ -41,6 +42,12 @@ impl<S> JwtClient<S> {
         Self { inner, session }
     }
 
+    /// The session this client shares with its clones and the services of its
+    /// [`layer`](Self::layer).
+    pub(crate) const fn session(&self) -> &Arc<Session> {
+        &self.session
+    }
+
     /// The current access and refresh tokens, to save the session and resume it later with
     /// [`JwtClientBuilder::tokens`].
     #[must_use]
@@ -56,13 +63,6 @@ impl<S> JwtClient<S> {
     /// [`ErrorKind::InvalidConfig`] when the token is empty or cannot be sent in a header.
     pub fn set_access_token(&self, token: impl Into<String>) -> Result<(), Error> {
         self.session.set_access_token(token.into())
-    }
-
-    /// A layer that wraps other services with this client's session: they share its tokens and
-    /// its renewals.
-    #[must_use]
-    pub fn layer(&self) -> JwtClientLayer {
-        JwtClientLayer::new(Arc::clone(&self.session))
     }
 
     /// A reference to the inner service.
@@ -135,114 +135,20 @@ where
 
         let snapshot = session.current();
         if let Some(bearer) = session.usable_bearer(&snapshot, now_ms()) {
-            request.headers_mut().insert(AUTHORIZATION, bearer.clone());
-            let retry = Replay::capture(&request).map(|replay| (self.inner.clone(), replay));
-            let future = self.inner.call(request);
-            return ResponseFuture::sent(future, snapshot.generation, retry, session);
+            let bearer = bearer.clone();
+            let generation = snapshot.generation;
+            return ResponseFuture::send(&mut self.inner, request, bearer, generation, session);
         }
 
         // The token must be renewed before the request goes out: take the service that was
         // polled ready, and leave a clone in its place.
         let clone = self.inner.clone();
         let ready = std::mem::replace(&mut self.inner, clone);
-        let generation = snapshot.generation;
-        ResponseFuture::own(
-            Box::pin(async move {
-                let snapshot = session.renew(ready.clone(), generation).await?;
-                send(session, ready, request, &snapshot).await
-            }),
-            Arc::clone(&self.session),
-        )
+        let (spare, generation) = (ready.clone(), snapshot.generation);
+        let renewing = Arc::clone(&session);
+        let renewal = Box::pin(async move { renewing.renew(spare, generation).await });
+        ResponseFuture::renew(renewal, ready, request, session)
     }
-}
-
-/// A copy of a request taken before it was sent, to send it again after a `401`.
-pub(crate) struct Replay<B> {
-    parts: http::request::Parts,
-    body: B,
-}
-
-impl<B: ClientBody> Replay<B> {
-    /// `None` when the body cannot be sent twice.
-    pub(crate) fn capture(request: &Request<B>) -> Option<Self> {
-        let body = request.body().try_replay()?;
-        let (mut parts, ()) = Request::new(()).into_parts();
-        parts.method = request.method().clone();
-        parts.uri = request.uri().clone();
-        parts.version = request.version();
-        parts.headers = request.headers().clone();
-        parts.extensions = request.extensions().clone();
-        Some(Self { parts, body })
-    }
-
-    fn into_request(self, bearer: HeaderValue) -> Request<B> {
-        let mut request = Request::from_parts(self.parts, self.body);
-        request.headers_mut().insert(AUTHORIZATION, bearer);
-        request
-    }
-}
-
-/// Sends `request` on the ready service with the token of `snapshot`, and retries it once after
-/// a `401` when its body can be replayed.
-async fn send<S, B, R>(
-    session: Arc<Session>,
-    mut ready: S,
-    mut request: Request<B>,
-    snapshot: &Snapshot,
-) -> Result<Response<R>, Error>
-where
-    S: Service<Request<B>, Response = Response<R>> + Clone,
-    S::Error: Into<BoxError>,
-    B: ClientBody,
-    R: http_body::Body,
-    R::Error: Into<BoxError>,
-{
-    let bearer = snapshot
-        .bearer()
-        .ok_or_else(|| Error::new(ErrorKind::UnexpectedResponse))?;
-    request.headers_mut().insert(AUTHORIZATION, bearer.clone());
-    let retry = Replay::capture(&request).map(|replay| (ready.clone(), replay));
-    let response = ready.call(request).await.map_err(Error::unreachable)?;
-    if response.status() != StatusCode::UNAUTHORIZED {
-        return Ok(response);
-    }
-    match retry {
-        Some((spare, replay)) => {
-            retry_after_rejection(session, spare, replay, snapshot.generation).await
-        }
-        None => {
-            session.mark_refused(snapshot.generation);
-            Ok(response)
-        }
-    }
-}
-
-/// After the server refused the token of `generation`: renew it (once for all requests that met
-/// it) and send the request again, once.
-pub(crate) async fn retry_after_rejection<S, B, R>(
-    session: Arc<Session>,
-    spare: S,
-    replay: Replay<B>,
-    generation: u64,
-) -> Result<Response<R>, Error>
-where
-    S: Service<Request<B>, Response = Response<R>> + Clone,
-    S::Error: Into<BoxError>,
-    B: ClientBody,
-    R: http_body::Body,
-    R::Error: Into<BoxError>,
-{
-    let snapshot = session.renew(spare.clone(), generation).await?;
-    let bearer = snapshot
-        .bearer()
-        .ok_or_else(|| Error::new(ErrorKind::UnexpectedResponse))?;
-    let response = Oneshot::new(spare, replay.into_request(bearer.clone()))
-        .await
-        .map_err(Error::unreachable)?;
-    if response.status() == StatusCode::UNAUTHORIZED {
-        session.mark_refused(snapshot.generation);
-    }
-    Ok(response)
 }
 
 /// Configures and builds a [`JwtClient`]; made by [`JwtClient::builder`].
@@ -346,7 +252,7 @@ impl JwtClientBuilder {
             None if !config.has_credentials() => {
                 return Err(Error::new(ErrorKind::InvalidConfig));
             }
-            _ => session::login(&config, inner.clone()).await?,
+            _ => exchange::login(&config, inner.clone()).await?,
         };
         Ok(JwtClient::from_session(
             inner,

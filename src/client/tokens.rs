@@ -1,8 +1,10 @@
-//! The access and refresh tokens a client holds, and the times read from their payloads.
+//! The access and refresh tokens a client holds, the times read from their payloads, and the
+//! `Authorization` value that carries one.
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use http::HeaderValue;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
@@ -190,11 +192,14 @@ fn seconds_to_ms(seconds: f64) -> Option<i64> {
     (ms.is_finite() && ms.abs() < 9.0e15).then_some(ms as i64)
 }
 
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+/// `Bearer <token>` as a sensitive header value, if the token can be one.
+pub(crate) fn bearer(token: &str) -> Option<HeaderValue> {
+    if token.is_empty() {
+        return None;
+    }
+    let mut value = HeaderValue::try_from(format!("Bearer {token}")).ok()?;
+    value.set_sensitive(true);
+    Some(value)
 }
 
 #[cfg(test)]
@@ -288,5 +293,14 @@ mod tests {
             Some(UNIX_EPOCH + Duration::from_secs(100))
         );
         assert_eq!(tokens.refresh_expires_at(), None);
+    }
+
+    #[test]
+    fn the_bearer_is_sensitive_and_refuses_bad_tokens() {
+        let value = bearer("abc.def.ghi").unwrap();
+        assert!(value.is_sensitive());
+        assert_eq!(value, "Bearer abc.def.ghi");
+        assert!(bearer("").is_none());
+        assert!(bearer("a\nb").is_none());
     }
 }
