@@ -14,6 +14,7 @@ use super::response::{self, OwnResponse};
 use super::{Shared, password};
 use crate::error::Rejection;
 use crate::observe::{self, LoginOutcome};
+use crate::peer::peer_addr;
 
 #[derive(Deserialize)]
 struct LoginBody {
@@ -26,7 +27,7 @@ where
     B: http_body::Body,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let client = super::shared::peer_addr(&request);
+    let client = peer_addr(&request);
     // At debug: a span per attempt is the attacker's to multiply.
     let span = tracing::debug_span!("login", client = client.map(tracing::field::display));
     let response = attempt(&shared, request, client).instrument(span).await;
