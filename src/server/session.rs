@@ -69,7 +69,7 @@ impl Shared {
             return Ok(None);
         };
         let keys = throttle.keys(request, username);
-        match self.store.0.attempt(&keys, throttle.limits).await {
+        match self.store.attempt(&keys, throttle.limits).await {
             Ok(Attempt::Allowed) => Ok(Some(keys)),
             Ok(Attempt::Locked { retry_after_ms }) => {
                 // At debug, and the username bounded: both are the client's choice.
@@ -93,7 +93,7 @@ impl Shared {
     /// A successful login: its attempt is not held against the client.
     pub(super) async fn forgive(&self, keys: Option<ThrottleKeys>) -> Result<(), OwnResponse> {
         match keys {
-            Some(keys) => self.store.0.forgive(&keys).await.map_err(unavailable),
+            Some(keys) => self.store.forgive(&keys).await.map_err(unavailable),
             None => Ok(()),
         }
     }
@@ -112,7 +112,6 @@ impl Shared {
                 exp: refresh.exp,
             };
             self.store
-                .0
                 .start_family(&record, self.bounds.sessions_per_user)
                 .await
                 .map_err(unavailable)?;
@@ -129,7 +128,7 @@ impl Shared {
         &self,
         presented: &Claims,
     ) -> Result<RefreshedTokens, OwnResponse> {
-        let revoked = self.store.0.is_revoked(&self::presented(presented)).await;
+        let revoked = self.store.is_revoked(&self::presented(presented)).await;
         if revoked.map_err(unavailable)? {
             return Err(self.unauthorized(Rejection::Revoked));
         }
@@ -153,7 +152,6 @@ impl Shared {
         let jti = next.jti.to_string();
         let rotation = self
             .store
-            .0
             .rotate(
                 &self::presented(presented),
                 &jti,
@@ -213,7 +211,6 @@ impl Shared {
             },
         };
         self.store
-            .0
             .revoke(&revocation, self.bounds.revocations_per_user)
             .await
             .map_err(unavailable)

@@ -99,7 +99,6 @@ impl Shared {
         // cached token or not.
         if self
             .store
-            .0
             .revocations()
             .refuses(claims.sub(), claims.jti(), claims.iat())
         {

@@ -200,7 +200,70 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug + 'static {
 /// Built from either with `into()`; see
 /// [`JwtLoginBuilder::store`](crate::JwtLoginBuilder::store).
 #[derive(Clone)]
-pub struct Store(pub(crate) Arc<dyn Backend>);
+pub struct Store(Arc<dyn Backend>);
+
+/// The operations of [`Backend`], forwarded: the server asks the store, not its backend.
+impl Store {
+    /// See [`Backend::attempt`].
+    #[inline]
+    pub(crate) fn attempt<'a>(
+        &'a self,
+        keys: &'a ThrottleKeys,
+        limits: Limits,
+    ) -> StoreFuture<'a, Attempt> {
+        self.0.attempt(keys, limits)
+    }
+
+    /// See [`Backend::forgive`].
+    #[inline]
+    pub(crate) fn forgive<'a>(&'a self, keys: &'a ThrottleKeys) -> StoreFuture<'a, ()> {
+        self.0.forgive(keys)
+    }
+
+    /// See [`Backend::start_family`].
+    #[inline]
+    pub(crate) fn start_family<'a>(
+        &'a self,
+        family: &'a Family<'a>,
+        max_sessions: usize,
+    ) -> StoreFuture<'a, ()> {
+        self.0.start_family(family, max_sessions)
+    }
+
+    /// See [`Backend::rotate`].
+    #[inline]
+    pub(crate) fn rotate<'a>(
+        &'a self,
+        presented: &'a Presented<'a>,
+        new_jti: &'a str,
+        exp: i64,
+        grace_ms: i64,
+    ) -> StoreFuture<'a, Rotation> {
+        self.0.rotate(presented, new_jti, exp, grace_ms)
+    }
+
+    /// See [`Backend::is_revoked`].
+    #[inline]
+    pub(crate) fn is_revoked<'a>(&'a self, presented: &'a Presented<'a>) -> StoreFuture<'a, bool> {
+        self.0.is_revoked(presented)
+    }
+
+    /// See [`Backend::revoke`].
+    #[inline]
+    pub(crate) fn revoke<'a>(
+        &'a self,
+        revocation: &'a Revocation<'a>,
+        max_per_user: usize,
+    ) -> StoreFuture<'a, ()> {
+        self.0.revoke(revocation, max_per_user)
+    }
+
+    /// The revocations held in this process: what a protected request checks, without I/O.
+    #[inline]
+    pub(crate) fn revocations(&self) -> &Revocations {
+        self.0.revocations()
+    }
+}
 
 impl fmt::Debug for Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
