@@ -33,7 +33,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use http::StatusCode;
 use http::header::{HeaderValue, RETRY_AFTER};
 
 pub(crate) use fetch::HttpClient;
@@ -42,7 +41,7 @@ pub(crate) use verify::IdpError;
 
 use self::cache::{KeyCache, REFETCH_MIN_INTERVAL};
 use crate::error::{BuildError, Rejection};
-use crate::server::response::{self, OwnResponse};
+use crate::server::response::OwnResponse;
 
 /// The identity provider settings of the builder.
 #[derive(Default)]
@@ -156,10 +155,7 @@ const fn default_client() -> Result<HttpClient, BuildError> {
 
 /// The `503` for a tenant whose keys were never loaded: retry once the next fetch may run.
 pub(crate) fn unavailable() -> OwnResponse {
-    let mut response = response::error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        Rejection::IdentityProviderUnavailable,
-    );
+    let mut response = Rejection::IdentityProviderUnavailable.response();
     response.headers_mut().insert(
         RETRY_AFTER,
         HeaderValue::from(REFETCH_MIN_INTERVAL.as_secs()),

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
-use http::{HeaderMap, Method, Request, StatusCode};
+use http::{HeaderMap, Method, Request};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use serde::Deserialize;
 use tracing::Instrument as _;
@@ -56,10 +56,7 @@ where
         return external_login(shared, &parts.headers, client).await;
     }
     if json == Some(false) {
-        return bad(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Rejection::UnsupportedMediaType,
-        );
+        return bad(Rejection::UnsupportedMediaType);
     }
     // Refuse a declared oversize body before reading a byte of it.
     let declared = parts
@@ -68,14 +65,14 @@ where
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > shared.body_limit as u64) {
-        return bad(StatusCode::PAYLOAD_TOO_LARGE, Rejection::BodyTooLarge);
+        return bad(Rejection::BodyTooLarge);
     }
     let body = match Limited::new(body, shared.body_limit).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(error) if error.is::<LengthLimitError>() => {
-            return bad(StatusCode::PAYLOAD_TOO_LARGE, Rejection::BodyTooLarge);
+            return bad(Rejection::BodyTooLarge);
         }
-        Err(_) => return bad(StatusCode::BAD_REQUEST, Rejection::MalformedBody),
+        Err(_) => return bad(Rejection::MalformedBody),
     };
     let object = parse_object(&body);
     // An identity provider login: no body, or (as datarhei's Go client sends with an Auth0 token)
@@ -88,13 +85,10 @@ where
     if json.is_none() && !body.is_empty() {
         // No Content-Type at all: a browser can send that cross-site without a preflight, so it
         // is refused like text/plain (login CSRF).
-        return bad(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Rejection::UnsupportedMediaType,
-        );
+        return bad(Rejection::UnsupportedMediaType);
     }
     let Some(credentials) = object.filter(LoginBody::is_complete) else {
-        return bad(StatusCode::BAD_REQUEST, Rejection::MalformedBody);
+        return bad(Rejection::MalformedBody);
     };
     // The slot first: a login answered `503` for want of one must not count as an attempt.
     let slot = match shared
@@ -184,7 +178,7 @@ async fn external_login(
             outcome = LoginOutcome::InvalidCredentials.as_str(),
             "login failed: a bearer token, and no identity provider"
         );
-        response::error(StatusCode::UNAUTHORIZED, Rejection::InvalidCredentials)
+        Rejection::InvalidCredentials.response()
     }
 }
 
@@ -223,14 +217,14 @@ impl LoginBody {
 }
 
 /// A request to the login route that is not a login: wrong method, media type or body.
-fn bad(status: StatusCode, rejection: Rejection) -> OwnResponse {
+fn bad(rejection: Rejection) -> OwnResponse {
     // At debug: anybody can send these, as often as they like.
     tracing::debug!(
         outcome = LoginOutcome::Malformed.as_str(),
         reason = rejection.code(),
         "login refused"
     );
-    response::error(status, rejection)
+    rejection.response()
 }
 
 /// A wrong username or password.
@@ -242,7 +236,7 @@ fn failed(username: &str) -> OwnResponse {
         username = ?observe::untrusted(username),
         "login failed"
     );
-    response::error(StatusCode::UNAUTHORIZED, Rejection::InvalidCredentials)
+    Rejection::InvalidCredentials.response()
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! What the login, refresh and logout routes ask the store: throttling, refresh-token families
 //! and revocations. Any store failure becomes a `503` with `Retry-After`: the routes fail closed.
 
-use http::StatusCode;
 use http::request::Parts;
 use serde::Serialize;
 
@@ -27,11 +26,7 @@ pub(super) fn unavailable(_: StoreError) -> OwnResponse {
         );
     }
     observe::store_unavailable();
-    response::retry_later(
-        StatusCode::SERVICE_UNAVAILABLE,
-        Rejection::StoreUnavailable,
-        STORE_RETRY_AFTER_SECS,
-    )
+    response::retry_later(Rejection::StoreUnavailable, STORE_RETRY_AFTER_SECS)
 }
 
 /// What a login answers.
@@ -80,11 +75,7 @@ impl Shared {
                     "login refused"
                 );
                 let seconds = u64::try_from(retry_after_ms).unwrap_or(0).div_ceil(1000);
-                Err(response::retry_later(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    Rejection::TooManyAttempts,
-                    seconds,
-                ))
+                Err(response::retry_later(Rejection::TooManyAttempts, seconds))
             }
             Err(error) => Err(unavailable(error)),
         }
