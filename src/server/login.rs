@@ -160,14 +160,17 @@ async fn external_login(
                 response::tokens(&tokens)
             }
             Err(IdpError::Rejected(rejection)) => shared.unauthorized(rejection),
-            Err(IdpError::Unavailable) => {
+            Err(IdpError::Unavailable { retry_after }) => {
                 // At debug: the token, whoever sent it, names the tenant.
                 tracing::debug!(
                     outcome = LoginOutcome::IdpUnavailable.as_str(),
                     reason = Rejection::IdentityProviderUnavailable.code(),
                     "login refused"
                 );
-                crate::idp::unavailable()
+                response::retry_later(
+                    Rejection::IdentityProviderUnavailable,
+                    retry_after.as_secs(),
+                )
             }
         }
     }
