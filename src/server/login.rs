@@ -31,7 +31,8 @@ where
     // At debug: a span per attempt is the attacker's to multiply.
     let span = tracing::debug_span!("login", client = client.map(tracing::field::display));
     let response = attempt(&shared, request, client).instrument(span).await;
-    observe::login_answered(&response);
+    let refused = response.extensions().get::<Rejection>().copied();
+    observe::login_answered(LoginOutcome::of(refused));
     response
 }
 
