@@ -11,7 +11,7 @@ use serde::Deserialize;
 use tracing::Instrument as _;
 
 use super::response::{self, OwnResponse};
-use super::{Shared, password};
+use super::{Shared, password, session};
 use crate::error::Rejection;
 use crate::observe::{self, LoginOutcome};
 use crate::peer::peer_addr;
@@ -100,7 +100,7 @@ where
         Ok(slot) => slot,
         Err(response) => return response,
     };
-    let throttle_keys = match shared.admit(&parts, &credentials.username).await {
+    let throttle_keys = match session::admit(shared, &parts, &credentials.username).await {
         Ok(keys) => keys,
         Err(response) => return response,
     };
@@ -114,10 +114,10 @@ where
     if !valid {
         return failed(&credentials.username);
     }
-    if let Err(response) = shared.forgive(throttle_keys).await {
+    if let Err(response) = session::forgive(shared, throttle_keys).await {
         return response;
     }
-    let tokens = match shared.login_tokens(&credentials.username).await {
+    let tokens = match session::login_tokens(shared, &credentials.username).await {
         Ok(tokens) => tokens,
         Err(response) => return response,
     };
@@ -148,7 +148,7 @@ async fn external_login(
         match shared.idp.login(token).await {
             Ok(subject) => {
                 // With rotation on, the refresh token starts a family in the store.
-                let tokens = match shared.login_tokens(&subject).await {
+                let tokens = match session::login_tokens(shared, &subject).await {
                     Ok(tokens) => tokens,
                     Err(response) => return response,
                 };
