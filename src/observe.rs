@@ -21,7 +21,7 @@
 //! | `access token refreshed` | `debug` | `username`, `rotated` |
 //! | `a rotated refresh token was presented again...` | `warn` | `username` |
 //! | `logged out` | `info` | `username`, `usefor` |
-//! | `the token store is unavailable...` | `warn` | `suppressed` |
+//! | `the token store is unavailable...` | `warn` | `error` (timed out, or failed), `suppressed` |
 //! | `Redis call failed` / `Redis call timed out` | `warn` | `operation`, `error`, `suppressed` |
 //! | span `jwks_fetch` | `debug` | `issuer`, `trigger` |
 //! | `fetched the JWKS` / `fetching the JWKS failed...` | `debug` / `warn` | `issuer`, `keys` / `error` |

@@ -16,11 +16,12 @@ use crate::token::{self, Claims, TokenUse};
 const STORE_RETRY_AFTER_SECS: u64 = 1;
 
 /// The `503` for a store that could not answer.
-pub(super) fn unavailable(_: StoreError) -> OwnResponse {
+pub(super) fn unavailable(error: StoreError) -> OwnResponse {
     // Every request fails alike while the store is down: one line per interval says it.
     static LOG: LogLimiter = LogLimiter::new(observe::REPEATED_LOG_INTERVAL);
     if let Some(suppressed) = LOG.allow() {
         tracing::warn!(
+            %error,
             suppressed,
             "the token store is unavailable: refusing rather than skipping its checks"
         );
