@@ -8,7 +8,7 @@ mod login;
 mod logout;
 mod password;
 mod refresh;
-pub(crate) mod response;
+mod response;
 mod routes;
 mod service;
 mod session;
