@@ -2,11 +2,9 @@
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
-use http::StatusCode;
 use http::request::Parts;
 
 use crate::error::Rejection;
-use crate::server::response;
 use crate::token::Claims;
 
 /// Hands the verified claims to a handler behind [`JwtLoginLayer`](crate::JwtLoginLayer).
@@ -45,7 +43,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Claims {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         parts.extensions.get::<Self>().cloned().ok_or_else(|| {
-            response::error(StatusCode::UNAUTHORIZED, Rejection::MissingToken)
+            Rejection::MissingToken
+                .response()
                 .map(axum::body::Body::from)
                 .into_response()
         })

@@ -99,6 +99,7 @@ mod family;
 mod idp;
 mod keys;
 mod observe;
+mod peer;
 mod server;
 mod store;
 mod throttle;
@@ -112,7 +113,8 @@ pub use error::{BuildError, ConfigError, Rejection};
 #[cfg(feature = "jwks")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
 pub use idp::Tenant;
-pub use server::{JwtLogin, JwtLoginLayer, PeerAddr, ResponseBody, ResponseFuture};
+pub use peer::PeerAddr;
+pub use server::{JwtLogin, JwtLoginLayer, ResponseBody, ResponseFuture};
 pub use store::{MemoryStore, Store};
 #[cfg(feature = "redis")]
 pub use store::{RedisStore, RedisStoreBuilder};

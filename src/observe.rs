@@ -21,7 +21,7 @@
 //! | `access token refreshed` | `debug` | `username`, `rotated` |
 //! | `a rotated refresh token was presented again...` | `warn` | `username` |
 //! | `logged out` | `info` | `username`, `usefor` |
-//! | `the token store is unavailable...` | `warn` | `suppressed` |
+//! | `the token store is unavailable...` | `warn` | `error` (timed out, or failed), `suppressed` |
 //! | `Redis call failed` / `Redis call timed out` | `warn` | `operation`, `error`, `suppressed` |
 //! | span `jwks_fetch` | `debug` | `issuer`, `trigger` |
 //! | `fetched the JWKS` / `fetching the JWKS failed...` | `debug` / `warn` | `issuer`, `keys` / `error` |
@@ -57,8 +57,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::error::Rejection;
-#[cfg(feature = "metrics")]
-use crate::server::response::OwnResponse;
 use crate::token::TokenUse;
 
 /// The metric names, documented above and in the README.
@@ -79,8 +77,6 @@ use names::*;
 
 /// How a request to the login route ended: the `outcome` of events and of the login counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-// Some outcomes are only told apart by the login counter.
-#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
 pub(crate) enum LoginOutcome {
     Success,
     InvalidCredentials,
@@ -106,11 +102,11 @@ impl LoginOutcome {
         }
     }
 
-    /// The outcome of a login route's answer. Every refusal carries its [`Rejection`] (see
-    /// `response::error`), so the answer alone tells, whichever branch produced it.
-    #[cfg(feature = "metrics")]
-    fn of(response: &OwnResponse) -> Self {
-        let Some(rejection) = response.extensions().get::<Rejection>() else {
+    /// The outcome of a login route's answer, from the [`Rejection`] it refused with (`None`:
+    /// it succeeded). Every refusal carries its rejection (see `Rejection::response`), so the
+    /// answer alone tells, whichever branch produced it.
+    pub(crate) const fn of(rejection: Option<Rejection>) -> Self {
+        let Some(rejection) = rejection else {
             return Self::Success;
         };
         match rejection {
@@ -203,13 +199,13 @@ fn monotonic_ms() -> u64 {
     u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// A request to the login route was answered with `response`.
+/// A request to the login route was answered, and ended so.
 #[inline]
-pub(crate) fn login_answered(response: &crate::server::response::OwnResponse) {
+pub(crate) fn login_answered(outcome: LoginOutcome) {
     #[cfg(feature = "metrics")]
-    metrics::counter!(LOGINS, "outcome" => LoginOutcome::of(response).as_str()).increment(1);
+    metrics::counter!(LOGINS, "outcome" => outcome.as_str()).increment(1);
     #[cfg(not(feature = "metrics"))]
-    let _ = response;
+    let _ = outcome;
 }
 
 /// A bearer token was refused with a `401`.

@@ -18,6 +18,7 @@ use http::request::Parts;
 use sha2::{Digest as _, Sha256};
 
 use crate::error::BuildError;
+use crate::peer::peer_addr_in;
 use crate::store::{Limits, ThrottleKeys};
 
 /// Who a login request comes from, for throttling.
@@ -76,9 +77,7 @@ struct PeerIp;
 
 impl ClientKey for PeerIp {
     fn client_key(&self, request: &Parts) -> Option<String> {
-        let ip = crate::server::peer_addr_in(&request.extensions)?
-            .ip()
-            .to_canonical();
+        let ip = peer_addr_in(&request.extensions)?.ip().to_canonical();
         Some(match ip {
             IpAddr::V4(v4) => v4.to_string(),
             IpAddr::V6(v6) => {

@@ -33,16 +33,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use http::StatusCode;
-use http::header::{HeaderValue, RETRY_AFTER};
-
 pub(crate) use fetch::HttpClient;
 pub use tenant::Tenant;
 pub(crate) use verify::IdpError;
 
-use self::cache::{KeyCache, REFETCH_MIN_INTERVAL};
-use crate::error::{BuildError, Rejection};
-use crate::server::response::{self, OwnResponse};
+use self::cache::KeyCache;
+use crate::error::BuildError;
 
 /// The identity provider settings of the builder.
 #[derive(Default)]
@@ -152,17 +148,4 @@ fn default_client() -> Result<HttpClient, BuildError> {
 #[cfg(not(feature = "jwks-rustls"))]
 const fn default_client() -> Result<HttpClient, BuildError> {
     Err(BuildError::NoJwksClient)
-}
-
-/// The `503` for a tenant whose keys were never loaded: retry once the next fetch may run.
-pub(crate) fn unavailable() -> OwnResponse {
-    let mut response = response::error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        Rejection::IdentityProviderUnavailable,
-    );
-    response.headers_mut().insert(
-        RETRY_AFTER,
-        HeaderValue::from(REFETCH_MIN_INTERVAL.as_secs()),
-    );
-    response
 }

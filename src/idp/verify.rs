@@ -5,12 +5,13 @@
 //! mathematics and claim checks are `jsonwebtoken`'s.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{AlgorithmFamily, Validation};
 use serde::Deserialize;
 
-use super::cache::{KeyCache, Lookup};
+use super::cache::{KeyCache, Lookup, REFETCH_MIN_INTERVAL};
 use super::keyset::MAX_KID_LEN;
 use crate::error::Rejection;
 
@@ -19,8 +20,12 @@ use crate::error::Rejection;
 pub(crate) enum IdpError {
     /// The token is not acceptable: 401.
     Rejected(Rejection),
-    /// The tenant named by the token has never had its keys loaded: 503.
-    Unavailable,
+    /// The tenant named by the token has never had its keys loaded: 503, to be retried after
+    /// this long, when the next fetch may run.
+    Unavailable {
+        /// How long until the keys may be fetched again.
+        retry_after: Duration,
+    },
 }
 
 impl From<Rejection> for IdpError {
@@ -63,7 +68,11 @@ pub(crate) async fn verify(
     let key = match cache.key(&kid).await {
         Lookup::Found(key) => key,
         Lookup::Unknown => return Err(Rejection::BadSignature.into()),
-        Lookup::NeverLoaded => return Err(IdpError::Unavailable),
+        Lookup::NeverLoaded => {
+            return Err(IdpError::Unavailable {
+                retry_after: REFETCH_MIN_INTERVAL,
+            });
+        }
     };
     if header.alg != key.algorithm {
         return Err(Rejection::UnsupportedHeader.into());

@@ -5,15 +5,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
-use http::{HeaderMap, Method, Request, StatusCode};
+use http::{HeaderMap, Method, Request};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use serde::Deserialize;
 use tracing::Instrument as _;
 
 use super::response::{self, OwnResponse};
-use super::{Shared, password};
+use super::{Shared, password, session};
 use crate::error::Rejection;
 use crate::observe::{self, LoginOutcome};
+use crate::peer::peer_addr;
 
 #[derive(Deserialize)]
 struct LoginBody {
@@ -26,11 +27,12 @@ where
     B: http_body::Body,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let client = super::shared::peer_addr(&request);
+    let client = peer_addr(&request);
     // At debug: a span per attempt is the attacker's to multiply.
     let span = tracing::debug_span!("login", client = client.map(tracing::field::display));
     let response = attempt(&shared, request, client).instrument(span).await;
-    observe::login_answered(&response);
+    let refused = response.extensions().get::<Rejection>().copied();
+    observe::login_answered(LoginOutcome::of(refused));
     response
 }
 
@@ -55,10 +57,7 @@ where
         return external_login(shared, &parts.headers, client).await;
     }
     if json == Some(false) {
-        return bad(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Rejection::UnsupportedMediaType,
-        );
+        return bad(Rejection::UnsupportedMediaType);
     }
     // Refuse a declared oversize body before reading a byte of it.
     let declared = parts
@@ -67,14 +66,14 @@ where
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > shared.body_limit as u64) {
-        return bad(StatusCode::PAYLOAD_TOO_LARGE, Rejection::BodyTooLarge);
+        return bad(Rejection::BodyTooLarge);
     }
     let body = match Limited::new(body, shared.body_limit).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(error) if error.is::<LengthLimitError>() => {
-            return bad(StatusCode::PAYLOAD_TOO_LARGE, Rejection::BodyTooLarge);
+            return bad(Rejection::BodyTooLarge);
         }
-        Err(_) => return bad(StatusCode::BAD_REQUEST, Rejection::MalformedBody),
+        Err(_) => return bad(Rejection::MalformedBody),
     };
     let object = parse_object(&body);
     // An identity provider login: no body, or (as datarhei's Go client sends with an Auth0 token)
@@ -87,13 +86,10 @@ where
     if json.is_none() && !body.is_empty() {
         // No Content-Type at all: a browser can send that cross-site without a preflight, so it
         // is refused like text/plain (login CSRF).
-        return bad(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Rejection::UnsupportedMediaType,
-        );
+        return bad(Rejection::UnsupportedMediaType);
     }
     let Some(credentials) = object.filter(LoginBody::is_complete) else {
-        return bad(StatusCode::BAD_REQUEST, Rejection::MalformedBody);
+        return bad(Rejection::MalformedBody);
     };
     // The slot first: a login answered `503` for want of one must not count as an attempt.
     let slot = match shared
@@ -104,7 +100,7 @@ where
         Ok(slot) => slot,
         Err(response) => return response,
     };
-    let throttle_keys = match shared.admit(&parts, &credentials.username).await {
+    let throttle_keys = match session::admit(shared, &parts, &credentials.username).await {
         Ok(keys) => keys,
         Err(response) => return response,
     };
@@ -118,10 +114,10 @@ where
     if !valid {
         return failed(&credentials.username);
     }
-    if let Err(response) = shared.forgive(throttle_keys).await {
+    if let Err(response) = session::forgive(shared, throttle_keys).await {
         return response;
     }
-    let tokens = match shared.login_tokens(&credentials.username).await {
+    let tokens = match session::login_tokens(shared, &credentials.username).await {
         Ok(tokens) => tokens,
         Err(response) => return response,
     };
@@ -152,7 +148,7 @@ async fn external_login(
         match shared.idp.login(token).await {
             Ok(subject) => {
                 // With rotation on, the refresh token starts a family in the store.
-                let tokens = match shared.login_tokens(&subject).await {
+                let tokens = match session::login_tokens(shared, &subject).await {
                     Ok(tokens) => tokens,
                     Err(response) => return response,
                 };
@@ -165,14 +161,17 @@ async fn external_login(
                 response::tokens(&tokens)
             }
             Err(IdpError::Rejected(rejection)) => shared.unauthorized(rejection),
-            Err(IdpError::Unavailable) => {
+            Err(IdpError::Unavailable { retry_after }) => {
                 // At debug: the token, whoever sent it, names the tenant.
                 tracing::debug!(
                     outcome = LoginOutcome::IdpUnavailable.as_str(),
                     reason = Rejection::IdentityProviderUnavailable.code(),
                     "login refused"
                 );
-                crate::idp::unavailable()
+                response::retry_later(
+                    Rejection::IdentityProviderUnavailable,
+                    retry_after.as_secs(),
+                )
             }
         }
     }
@@ -183,7 +182,7 @@ async fn external_login(
             outcome = LoginOutcome::InvalidCredentials.as_str(),
             "login failed: a bearer token, and no identity provider"
         );
-        response::error(StatusCode::UNAUTHORIZED, Rejection::InvalidCredentials)
+        Rejection::InvalidCredentials.response()
     }
 }
 
@@ -222,14 +221,14 @@ impl LoginBody {
 }
 
 /// A request to the login route that is not a login: wrong method, media type or body.
-fn bad(status: StatusCode, rejection: Rejection) -> OwnResponse {
+fn bad(rejection: Rejection) -> OwnResponse {
     // At debug: anybody can send these, as often as they like.
     tracing::debug!(
         outcome = LoginOutcome::Malformed.as_str(),
         reason = rejection.code(),
         "login refused"
     );
-    response::error(status, rejection)
+    rejection.response()
 }
 
 /// A wrong username or password.
@@ -241,7 +240,7 @@ fn failed(username: &str) -> OwnResponse {
         username = ?observe::untrusted(username),
         "login failed"
     );
-    response::error(StatusCode::UNAUTHORIZED, Rejection::InvalidCredentials)
+    Rejection::InvalidCredentials.response()
 }
 
 #[cfg(test)]

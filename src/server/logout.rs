@@ -9,8 +9,8 @@ use std::sync::Arc;
 use http::Method;
 use http::request::Parts;
 
-use super::Shared;
 use super::response::{self, OwnResponse};
+use super::{Shared, session};
 use crate::error::Rejection;
 use crate::token::TokenUse;
 
@@ -26,7 +26,7 @@ pub(crate) async fn logout(shared: Arc<Shared>, request: Parts) -> OwnResponse {
         Ok(claims) => claims,
         Err(rejection) => return shared.unauthorized(rejection),
     };
-    if let Err(response) = shared.revoke(&claims).await {
+    if let Err(response) = session::revoke(&shared, &claims).await {
         return response;
     }
     tracing::info!(username = %claims.sub(), usefor = %claims.usefor(), "logged out");

@@ -9,7 +9,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::StatusCode;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::Shared;
@@ -116,15 +115,13 @@ fn busy() -> OwnResponse {
         reason = Rejection::PasswordCheckBusy.code(),
         "login refused"
     );
-    response::retry_later(
-        StatusCode::SERVICE_UNAVAILABLE,
-        Rejection::PasswordCheckBusy,
-        BUSY_RETRY_AFTER_SECS,
-    )
+    response::retry_later(Rejection::PasswordCheckBusy, BUSY_RETRY_AFTER_SECS)
 }
 
 #[cfg(test)]
 mod tests {
+    use http::StatusCode;
+
     use super::*;
     use crate::{JwtLoginLayer, Password};
 

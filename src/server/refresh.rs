@@ -6,8 +6,8 @@ use std::sync::Arc;
 use http::Method;
 use http::request::Parts;
 
-use super::Shared;
 use super::response::{self, OwnResponse};
+use super::{Shared, session};
 use crate::token::TokenUse;
 
 pub(crate) async fn refresh(shared: Arc<Shared>, request: Parts) -> OwnResponse {
@@ -18,7 +18,7 @@ pub(crate) async fn refresh(shared: Arc<Shared>, request: Parts) -> OwnResponse 
         Ok(claims) => claims,
         Err(rejection) => return shared.unauthorized(rejection),
     };
-    let tokens = match shared.refresh_tokens(&claims).await {
+    let tokens = match session::refresh_tokens(&shared, &claims).await {
         Ok(tokens) => tokens,
         Err(response) => return response,
     };

@@ -1,7 +1,6 @@
 //! What the login, refresh and logout routes ask the store: throttling, refresh-token families
 //! and revocations. Any store failure becomes a `503` with `Retry-After`: the routes fail closed.
 
-use http::StatusCode;
 use http::request::Parts;
 use serde::Serialize;
 
@@ -17,21 +16,18 @@ use crate::token::{self, Claims, TokenUse};
 const STORE_RETRY_AFTER_SECS: u64 = 1;
 
 /// The `503` for a store that could not answer.
-pub(super) fn unavailable(_: StoreError) -> OwnResponse {
+pub(super) fn unavailable(error: StoreError) -> OwnResponse {
     // Every request fails alike while the store is down: one line per interval says it.
     static LOG: LogLimiter = LogLimiter::new(observe::REPEATED_LOG_INTERVAL);
     if let Some(suppressed) = LOG.allow() {
         tracing::warn!(
+            %error,
             suppressed,
             "the token store is unavailable: refusing rather than skipping its checks"
         );
     }
     observe::store_unavailable();
-    response::retry_later(
-        StatusCode::SERVICE_UNAVAILABLE,
-        Rejection::StoreUnavailable,
-        STORE_RETRY_AFTER_SECS,
-    )
+    response::retry_later(Rejection::StoreUnavailable, STORE_RETRY_AFTER_SECS)
 }
 
 /// What a login answers.
@@ -57,165 +53,167 @@ fn presented(claims: &Claims) -> Presented<'_> {
     }
 }
 
-impl Shared {
-    /// Counts a login attempt by `username`, or answers `429` if its client is locked out.
-    /// `Ok(None)` when throttling is off.
-    pub(super) async fn admit(
-        &self,
-        request: &Parts,
-        username: &str,
-    ) -> Result<Option<ThrottleKeys>, OwnResponse> {
-        let Some(throttle) = &self.throttle else {
-            return Ok(None);
+/// Counts a login attempt by `username`, or answers `429` if its client is locked out.
+/// `Ok(None)` when throttling is off.
+pub(super) async fn admit(
+    shared: &Shared,
+    request: &Parts,
+    username: &str,
+) -> Result<Option<ThrottleKeys>, OwnResponse> {
+    let Some(throttle) = &shared.throttle else {
+        return Ok(None);
+    };
+    let keys = throttle.keys(request, username);
+    match shared.store.attempt(&keys, throttle.limits).await {
+        Ok(Attempt::Allowed) => Ok(Some(keys)),
+        Ok(Attempt::Locked { retry_after_ms }) => {
+            // At debug, and the username bounded: both are the client's choice.
+            tracing::debug!(
+                outcome = LoginOutcome::Throttled.as_str(),
+                reason = Rejection::TooManyAttempts.code(),
+                username = ?observe::untrusted(username),
+                "login refused"
+            );
+            let seconds = u64::try_from(retry_after_ms).unwrap_or(0).div_ceil(1000);
+            Err(response::retry_later(Rejection::TooManyAttempts, seconds))
+        }
+        Err(error) => Err(unavailable(error)),
+    }
+}
+
+/// A successful login: its attempt is not held against the client.
+pub(super) async fn forgive(
+    shared: &Shared,
+    keys: Option<ThrottleKeys>,
+) -> Result<(), OwnResponse> {
+    match keys {
+        Some(keys) => shared.store.forgive(&keys).await.map_err(unavailable),
+        None => Ok(()),
+    }
+}
+
+/// The tokens of a new login by `sub`: a new family, which with rotation on the store
+/// records (past the user's bound, dropping the least recently refreshed one).
+pub(super) async fn login_tokens(shared: &Shared, sub: &str) -> Result<LoginTokens, OwnResponse> {
+    let family = FamilyId::new();
+    let refresh = shared.issue(sub, TokenUse::Refresh, family);
+    if shared.rotation {
+        let jti = refresh.jti.to_string();
+        let record = Family {
+            sub,
+            name: family_of(&jti),
+            jti: &jti,
+            exp: refresh.exp,
         };
-        let keys = throttle.keys(request, username);
-        match self.store.0.attempt(&keys, throttle.limits).await {
-            Ok(Attempt::Allowed) => Ok(Some(keys)),
-            Ok(Attempt::Locked { retry_after_ms }) => {
-                // At debug, and the username bounded: both are the client's choice.
-                tracing::debug!(
-                    outcome = LoginOutcome::Throttled.as_str(),
-                    reason = Rejection::TooManyAttempts.code(),
-                    username = ?observe::untrusted(username),
-                    "login refused"
-                );
-                let seconds = u64::try_from(retry_after_ms).unwrap_or(0).div_ceil(1000);
-                Err(response::retry_later(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    Rejection::TooManyAttempts,
-                    seconds,
-                ))
-            }
-            Err(error) => Err(unavailable(error)),
-        }
-    }
-
-    /// A successful login: its attempt is not held against the client.
-    pub(super) async fn forgive(&self, keys: Option<ThrottleKeys>) -> Result<(), OwnResponse> {
-        match keys {
-            Some(keys) => self.store.0.forgive(&keys).await.map_err(unavailable),
-            None => Ok(()),
-        }
-    }
-
-    /// The tokens of a new login by `sub`: a new family, which with rotation on the store
-    /// records (past the user's bound, dropping the least recently refreshed one).
-    pub(super) async fn login_tokens(&self, sub: &str) -> Result<LoginTokens, OwnResponse> {
-        let family = FamilyId::new();
-        let refresh = self.issue(sub, TokenUse::Refresh, family);
-        if self.rotation {
-            let jti = refresh.jti.to_string();
-            let record = Family {
-                sub,
-                name: family_of(&jti),
-                jti: &jti,
-                exp: refresh.exp,
-            };
-            self.store
-                .0
-                .start_family(&record, self.bounds.sessions_per_user)
-                .await
-                .map_err(unavailable)?;
-        }
-        Ok(LoginTokens {
-            access_token: self.issue(sub, TokenUse::Access, family).token,
-            refresh_token: refresh.token,
-        })
-    }
-
-    /// The tokens a refresh with `presented`, a verified refresh token, hands out: an access
-    /// token of its family, and with rotation its successor.
-    pub(super) async fn refresh_tokens(
-        &self,
-        presented: &Claims,
-    ) -> Result<RefreshedTokens, OwnResponse> {
-        let revoked = self.store.0.is_revoked(&self::presented(presented)).await;
-        if revoked.map_err(unavailable)? {
-            return Err(self.unauthorized(Rejection::Revoked));
-        }
-        // A token of a family we did not start (datarhei's) starts its own.
-        let family = FamilyId::of(presented.jti()).unwrap_or_else(FamilyId::new);
-        let refresh_token = if self.rotation {
-            Some(self.rotate(presented, family).await?)
-        } else {
-            None
-        };
-        Ok(RefreshedTokens {
-            access_token: self.issue(presented.sub(), TokenUse::Access, family).token,
-            refresh_token,
-        })
-    }
-
-    /// Spends the refresh token with `presented` claims and returns its successor, or the
-    /// reason it cannot be used.
-    async fn rotate(&self, presented: &Claims, family: FamilyId) -> Result<String, OwnResponse> {
-        let next = self.issue(presented.sub(), TokenUse::Refresh, family);
-        let jti = next.jti.to_string();
-        let rotation = self
+        shared
             .store
-            .0
-            .rotate(
-                &self::presented(presented),
-                &jti,
-                next.exp,
-                self.bounds.reuse_grace_ms,
-            )
+            .start_family(&record, shared.bounds.sessions_per_user)
             .await
             .map_err(unavailable)?;
-        match rotation {
-            Rotation::Rotated => Ok(next.token),
-            Rotation::Reused => {
-                tracing::warn!(
-                    username = %presented.sub(),
-                    "a rotated refresh token was presented again: every token of its login is revoked"
-                );
-                observe::refresh_token_reused();
-                self.revoke(presented).await?;
-                Err(self.unauthorized(Rejection::RefreshTokenReused))
-            }
-            Rotation::Revoked => Err(self.unauthorized(Rejection::Revoked)),
-        }
     }
+    Ok(LoginTokens {
+        access_token: shared.issue(sub, TokenUse::Access, family).token,
+        refresh_token: refresh.token,
+    })
+}
 
-    /// Revokes an access token until it expires, or with a refresh token every token of its
-    /// login (its family).
-    pub(super) async fn revoke(&self, claims: &Claims) -> Result<(), OwnResponse> {
-        let now = token::now();
-        // Whatever a watermark replacing this revocation covers (every token of the user
-        // issued until now) has expired by then.
-        let watermark_until = now
-            .saturating_add(self.refresh_lifetime.max(self.access_lifetime))
-            .saturating_add(self.leeway);
-        let revocation = match claims.usefor() {
-            TokenUse::Access => Revocation {
-                sub: claims.sub(),
-                id: claims.jti(),
-                family: false,
-                iat: claims.iat(),
-                until: claims.exp().saturating_add(self.leeway),
-                watermark_until,
-                now,
-            },
-            TokenUse::Refresh => Revocation {
-                sub: claims.sub(),
-                id: family_of(claims.jti()),
-                family: true,
-                // Every token of the family was issued by now.
-                iat: now,
-                // Its access tokens, and without rotation the refresh token itself (with
-                // rotation the store forgets the family, which refuses its refresh tokens).
-                until: now
-                    .saturating_add(self.access_lifetime)
-                    .max(if self.rotation { 0 } else { claims.exp() })
-                    .saturating_add(self.leeway),
-                watermark_until,
-                now,
-            },
-        };
-        self.store
-            .0
-            .revoke(&revocation, self.bounds.revocations_per_user)
-            .await
-            .map_err(unavailable)
+/// The tokens a refresh with `presented`, a verified refresh token, hands out: an access
+/// token of its family, and with rotation its successor.
+pub(super) async fn refresh_tokens(
+    shared: &Shared,
+    presented: &Claims,
+) -> Result<RefreshedTokens, OwnResponse> {
+    let revoked = shared.store.is_revoked(&self::presented(presented)).await;
+    if revoked.map_err(unavailable)? {
+        return Err(shared.unauthorized(Rejection::Revoked));
     }
+    // A token of a family we did not start (datarhei's) starts its own.
+    let family = FamilyId::of(presented.jti()).unwrap_or_else(FamilyId::new);
+    let refresh_token = if shared.rotation {
+        Some(rotate(shared, presented, family).await?)
+    } else {
+        None
+    };
+    Ok(RefreshedTokens {
+        access_token: shared
+            .issue(presented.sub(), TokenUse::Access, family)
+            .token,
+        refresh_token,
+    })
+}
+
+/// Spends the refresh token with `presented` claims and returns its successor, or the
+/// reason it cannot be used.
+async fn rotate(
+    shared: &Shared,
+    presented: &Claims,
+    family: FamilyId,
+) -> Result<String, OwnResponse> {
+    let next = shared.issue(presented.sub(), TokenUse::Refresh, family);
+    let jti = next.jti.to_string();
+    let rotation = shared
+        .store
+        .rotate(
+            &self::presented(presented),
+            &jti,
+            next.exp,
+            shared.bounds.reuse_grace_ms,
+        )
+        .await
+        .map_err(unavailable)?;
+    match rotation {
+        Rotation::Rotated => Ok(next.token),
+        Rotation::Reused => {
+            tracing::warn!(
+                username = %presented.sub(),
+                "a rotated refresh token was presented again: every token of its login is revoked"
+            );
+            observe::refresh_token_reused();
+            revoke(shared, presented).await?;
+            Err(shared.unauthorized(Rejection::RefreshTokenReused))
+        }
+        Rotation::Revoked => Err(shared.unauthorized(Rejection::Revoked)),
+    }
+}
+
+/// Revokes an access token until it expires, or with a refresh token every token of its
+/// login (its family).
+pub(super) async fn revoke(shared: &Shared, claims: &Claims) -> Result<(), OwnResponse> {
+    let now = token::now();
+    // Whatever a watermark replacing this revocation covers (every token of the user
+    // issued until now) has expired by then.
+    let watermark_until = now
+        .saturating_add(shared.refresh_lifetime.max(shared.access_lifetime))
+        .saturating_add(shared.leeway);
+    let revocation = match claims.usefor() {
+        TokenUse::Access => Revocation {
+            sub: claims.sub(),
+            id: claims.jti(),
+            family: false,
+            iat: claims.iat(),
+            until: claims.exp().saturating_add(shared.leeway),
+            watermark_until,
+            now,
+        },
+        TokenUse::Refresh => Revocation {
+            sub: claims.sub(),
+            id: family_of(claims.jti()),
+            family: true,
+            // Every token of the family was issued by now.
+            iat: now,
+            // Its access tokens, and without rotation the refresh token itself (with
+            // rotation the store forgets the family, which refuses its refresh tokens).
+            until: now
+                .saturating_add(shared.access_lifetime)
+                .max(if shared.rotation { 0 } else { claims.exp() })
+                .saturating_add(shared.leeway),
+            watermark_until,
+            now,
+        },
+    };
+    shared
+        .store
+        .revoke(&revocation, shared.bounds.revocations_per_user)
+        .await
+        .map_err(unavailable)
 }

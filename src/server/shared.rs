@@ -1,5 +1,3 @@
-use std::net::SocketAddr;
-
 use http::{HeaderMap, HeaderValue, Request};
 
 use super::bearer::verify_bearer;
@@ -8,6 +6,7 @@ use super::routes::Routes;
 use crate::credentials::LocalUsers;
 use crate::error::Rejection;
 use crate::family::FamilyId;
+use crate::peer::peer_addr;
 use crate::store::Store;
 use crate::throttle::Throttle;
 use crate::token::{self, Claims, Issued, TokenCache, TokenIssuer, TokenUse, TokenVerifier};
@@ -100,7 +99,6 @@ impl Shared {
         // cached token or not.
         if self
             .store
-            .0
             .revocations()
             .refuses(claims.sub(), claims.jti(), claims.iat())
         {
@@ -158,36 +156,17 @@ impl Shared {
     }
 }
 
-/// The address of the connection's peer, as the server put it into the request extensions.
-pub(crate) fn peer_addr<B>(request: &Request<B>) -> Option<SocketAddr> {
-    peer_addr_in(request.extensions())
-}
-
-/// The address of the connection's peer, from a request's extensions.
-pub(crate) fn peer_addr_in(extensions: &http::Extensions) -> Option<SocketAddr> {
-    if let Some(super::PeerAddr(addr)) = extensions.get() {
-        return Some(*addr);
-    }
-    #[cfg(feature = "axum")]
-    if let Some(axum::extract::ConnectInfo(addr)) =
-        extensions.get::<axum::extract::ConnectInfo<SocketAddr>>()
-    {
-        return Some(*addr);
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
+    use std::net::SocketAddr;
+
     use super::*;
-    use crate::{JwtLoginLayer, Password};
+    use crate::{JwtLoginLayer, Password, PeerAddr};
 
     fn request_from(peer: &str) -> Request<()> {
         let mut request = Request::new(());
         let peer: SocketAddr = peer.parse().unwrap();
-        request
-            .extensions_mut()
-            .insert(super::super::PeerAddr(peer));
+        request.extensions_mut().insert(PeerAddr(peer));
         request
     }
 

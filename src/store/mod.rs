@@ -37,8 +37,63 @@ pub(crate) type StoreFuture<'a, T> =
 
 /// The store could not answer: unreachable or too slow. The route that asked answers 503
 /// rather than skipping the check (fail closed). Never "full": bounds evict, per user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct StoreError;
+///
+/// `Display` says only which of the two it was; the Redis error, when there is one, is the
+/// [`source`](std::error::Error::source). Neither holds the store's URL or password: the
+/// `redis` crate reports a connection, I/O or server error without the URL it connected to.
+#[derive(Debug)]
+pub(crate) struct StoreError {
+    cause: Cause,
+}
+
+// Only the Redis store fails: without it, nothing makes a `StoreError`.
+#[derive(Debug)]
+enum Cause {
+    /// No answer within the time box.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    TimedOut,
+    /// The call failed: connection refused or lost, or an error from the server.
+    #[cfg(feature = "redis")]
+    Redis(::redis::RedisError),
+}
+
+impl StoreError {
+    /// No answer within the time box.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) const fn timed_out() -> Self {
+        Self {
+            cause: Cause::TimedOut,
+        }
+    }
+
+    /// A Redis call failed with `error`.
+    #[cfg(feature = "redis")]
+    pub(crate) const fn redis(error: ::redis::RedisError) -> Self {
+        Self {
+            cause: Cause::Redis(error),
+        }
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.cause {
+            Cause::TimedOut => "the store did not answer in time",
+            #[cfg(feature = "redis")]
+            Cause::Redis(_) => "the store call failed",
+        })
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.cause {
+            Cause::TimedOut => None,
+            #[cfg(feature = "redis")]
+            Cause::Redis(error) => Some(error),
+        }
+    }
+}
 
 /// The throttling keys of one login attempt: hashes of (client, username) and of the client, so
 /// that whatever the client sends, a key has a fixed size and no special characters.
@@ -200,7 +255,70 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug + 'static {
 /// Built from either with `into()`; see
 /// [`JwtLoginBuilder::store`](crate::JwtLoginBuilder::store).
 #[derive(Clone)]
-pub struct Store(pub(crate) Arc<dyn Backend>);
+pub struct Store(Arc<dyn Backend>);
+
+/// The operations of [`Backend`], forwarded: the server asks the store, not its backend.
+impl Store {
+    /// See [`Backend::attempt`].
+    #[inline]
+    pub(crate) fn attempt<'a>(
+        &'a self,
+        keys: &'a ThrottleKeys,
+        limits: Limits,
+    ) -> StoreFuture<'a, Attempt> {
+        self.0.attempt(keys, limits)
+    }
+
+    /// See [`Backend::forgive`].
+    #[inline]
+    pub(crate) fn forgive<'a>(&'a self, keys: &'a ThrottleKeys) -> StoreFuture<'a, ()> {
+        self.0.forgive(keys)
+    }
+
+    /// See [`Backend::start_family`].
+    #[inline]
+    pub(crate) fn start_family<'a>(
+        &'a self,
+        family: &'a Family<'a>,
+        max_sessions: usize,
+    ) -> StoreFuture<'a, ()> {
+        self.0.start_family(family, max_sessions)
+    }
+
+    /// See [`Backend::rotate`].
+    #[inline]
+    pub(crate) fn rotate<'a>(
+        &'a self,
+        presented: &'a Presented<'a>,
+        new_jti: &'a str,
+        exp: i64,
+        grace_ms: i64,
+    ) -> StoreFuture<'a, Rotation> {
+        self.0.rotate(presented, new_jti, exp, grace_ms)
+    }
+
+    /// See [`Backend::is_revoked`].
+    #[inline]
+    pub(crate) fn is_revoked<'a>(&'a self, presented: &'a Presented<'a>) -> StoreFuture<'a, bool> {
+        self.0.is_revoked(presented)
+    }
+
+    /// See [`Backend::revoke`].
+    #[inline]
+    pub(crate) fn revoke<'a>(
+        &'a self,
+        revocation: &'a Revocation<'a>,
+        max_per_user: usize,
+    ) -> StoreFuture<'a, ()> {
+        self.0.revoke(revocation, max_per_user)
+    }
+
+    /// The revocations held in this process: what a protected request checks, without I/O.
+    #[inline]
+    pub(crate) fn revocations(&self) -> &Revocations {
+        self.0.revocations()
+    }
+}
 
 impl fmt::Debug for Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -224,6 +342,25 @@ impl From<RedisStore> for Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_timeout_says_so_and_has_no_cause() {
+        let error = StoreError::timed_out();
+        assert_eq!(error.to_string(), "the store did not answer in time");
+        assert!(std::error::Error::source(&error).is_none());
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_redis_failure_keeps_the_redis_error_as_its_source() {
+        let cause =
+            ::redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        let error = StoreError::redis(cause);
+        assert_eq!(error.to_string(), "the store call failed");
+        let source = std::error::Error::source(&error).expect("the Redis error");
+        let redis = source.downcast_ref::<::redis::RedisError>().unwrap();
+        assert!(redis.is_connection_refusal(), "{redis}");
+    }
 
     #[test]
     fn lockouts_double_from_the_limit_up_to_the_cap() {

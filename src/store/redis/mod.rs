@@ -137,13 +137,13 @@ impl RedisStore {
                 if let Some(suppressed) = LOG.allow() {
                     tracing::warn!(operation = what, %error, suppressed, "Redis call failed");
                 }
-                Err(StoreError)
+                Err(StoreError::redis(error))
             }
             Err(_) => {
                 if let Some(suppressed) = LOG.allow() {
                     tracing::warn!(operation = what, suppressed, "Redis call timed out");
                 }
-                Err(StoreError)
+                Err(StoreError::timed_out())
             }
         }
     }
