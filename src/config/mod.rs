@@ -19,3 +19,13 @@ mod settings;
 
 pub use builder::JwtLoginBuilder;
 pub use file::JwtLoginConfig;
+
+use crate::server::JwtLoginLayer;
+
+// Here rather than beside the layer, so that the server does not import its configuration.
+impl JwtLoginLayer {
+    /// Starts a configuration with datarhei Core's defaults.
+    pub fn builder() -> JwtLoginBuilder {
+        JwtLoginBuilder::default()
+    }
+}

@@ -4,7 +4,6 @@ use std::sync::Arc;
 use tower_layer::Layer;
 
 use super::{JwtLogin, Shared};
-use crate::config::JwtLoginBuilder;
 use crate::error::Rejection;
 use crate::token::{Claims, TokenUse};
 
@@ -17,18 +16,13 @@ pub struct JwtLoginLayer {
 }
 
 impl JwtLoginLayer {
-    /// Starts a configuration with datarhei Core's defaults.
-    pub fn builder() -> JwtLoginBuilder {
-        JwtLoginBuilder::default()
-    }
-
     /// Verifies an access token exactly as the layer does on a protected route: every rule of
     /// `SECURITY.md`, the clock now, and a subject that is a configured user.
     ///
     /// For code that receives a token outside an HTTP request (a WebSocket message, a queue), and
     /// for measuring the cost of validation on its own. `token` is the bare compact JWS, without
     /// the `Bearer ` scheme. Like the layer, it uses and fills the validated-token cache; build
-    /// with [`validated_token_cache(0)`](JwtLoginBuilder::validated_token_cache) to measure
+    /// with [`validated_token_cache(0)`](crate::JwtLoginBuilder::validated_token_cache) to measure
     /// verification in full.
     ///
     /// # Errors
