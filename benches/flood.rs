@@ -62,6 +62,7 @@ fn main() {
         let hwm_start = peak_rss_kb();
         let clients = Arc::new(AtomicU64::new(0));
         let (_, access) = login(addr).await;
+        measure(addr, &access, &clients, false).await; // warm-up: connections, caches
         let empty = measure(addr, &access, &clients, full).await;
         // Ten times the bounds' worth: failed logins from new clients (two counters each), and
         // one user's logins and logouts.
