@@ -451,7 +451,11 @@ async fn a_waiter_whose_leader_is_dropped_renews_in_its_place() {
 
     // The first request leads the renewal, and is abandoned while the refresh hangs.
     let leader = tokio::spawn(client.clone().oneshot(ping()));
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    while fake.refreshes() == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Whether the waiter joins the flight before or after the leader is dropped, it ends with a
+    // refresh of its own.
     let waiter = tokio::spawn(client.clone().oneshot(ping()));
     tokio::time::sleep(Duration::from_millis(200)).await;
     fake.set_refresh(Answer::Normal);
