@@ -11,17 +11,27 @@
 //!
 //! `CORE_API_AUTH_USERNAME` defaults to `admin`; `CORE_API_AUTH_PASSWORD` is required. The exit
 //! status is 0 when the answer is a success (2xx), 1 otherwise, 2 for a usage error.
+//!
+//! Nothing waits forever: the login and any refresh time out after the client layer's default
+//! (10 s), the request and its answer after [`REQUEST_TIMEOUT`], and an answer longer than
+//! [`MAX_BODY_LEN`] is an error rather than memory.
 
 use std::process::ExitCode;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{Request, Uri};
-use http_body_util::{BodyExt as _, Full};
+use http_body_util::{BodyExt as _, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tower::ServiceExt as _;
 use tower_jwt_login::JwtClient;
+
+/// How long the request may take, answer read.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The largest answer printed, in bytes.
+const MAX_BODY_LEN: usize = 1024 * 1024;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -71,9 +81,19 @@ async fn run(
     // A path is resolved against the base URL; an absolute URL for another origin would be
     // sent without the token.
     let request = Request::get(path).body(Full::default())?;
-    let response = client.clone().oneshot(request).await?;
-    let status = response.status();
-    let body = response.into_body().collect().await?.to_bytes();
+    let exchange = async {
+        let response = client.clone().oneshot(request).await?;
+        let status = response.status();
+        let body = Limited::new(response.into_body(), MAX_BODY_LEN)
+            .collect()
+            .await
+            .map_err(|e| format!("reading the answer (at most {MAX_BODY_LEN} bytes): {e}"))?
+            .to_bytes();
+        Ok::<_, Box<dyn std::error::Error + Send + Sync>>((status, body))
+    };
+    let (status, body) = tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+        .await
+        .map_err(|_| format!("no answer within {REQUEST_TIMEOUT:?}"))??;
     println!("status: {status}");
     println!("body: {}", String::from_utf8_lossy(&body));
 

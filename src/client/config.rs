@@ -1,5 +1,6 @@
 //! Everything fixed when the client is built: the base URL and the origin that gets the token,
-//! the login and refresh routes, the credentials, and the renewal margin.
+//! the login and refresh routes, the credentials, the renewal margin, and how long a login or
+//! refresh may take and how long a failed renewal is remembered.
 
 use std::fmt;
 use std::time::Duration;
@@ -9,6 +10,12 @@ use http::uri::{Authority, PathAndQuery, Scheme};
 use zeroize::Zeroizing;
 
 use super::error::{Error, ErrorKind};
+
+/// How long a login or refresh call may take by default.
+pub(crate) const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a failed renewal is handed to new requests before the next attempt, by default.
+pub(crate) const DEFAULT_RENEWAL_BACKOFF: Duration = Duration::from_secs(1);
 
 /// The username and password to log in (again) with.
 pub(crate) struct Credentials {
@@ -59,6 +66,11 @@ pub(crate) struct Config {
     pub(super) refresh_uri: Uri,
     pub(super) credentials: Option<Credentials>,
     margin_ms: i64,
+    /// How long a login or refresh call may take, answer read; `None`: as long as it takes.
+    pub(super) auth_timeout: Option<Duration>,
+    /// How long a failed renewal is handed to the requests that need one, before another
+    /// attempt.
+    pub(super) renewal_backoff: Duration,
 }
 
 impl Config {
@@ -96,6 +108,8 @@ impl Config {
             authority,
             credentials,
             margin_ms: i64::try_from(margin.as_millis()).unwrap_or(i64::MAX),
+            auth_timeout: Some(DEFAULT_AUTH_TIMEOUT),
+            renewal_backoff: DEFAULT_RENEWAL_BACKOFF,
         })
     }
 

@@ -2,6 +2,7 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::sync::Arc;
 
 use http::StatusCode;
 
@@ -10,11 +11,13 @@ type BoxError = Box<dyn StdError + Send + Sync>;
 /// What went wrong in the client layer: see [`Error::kind`].
 ///
 /// It never holds a token, a password or a response body; the inner service's error, when there
-/// is one, is its [`source`](StdError::source).
+/// is one, is its [`source`](StdError::source). When a renewal fails, every request that waited
+/// for it gets an `Error` of the same kind, with the same source.
 pub struct Error {
     kind: ErrorKind,
     status: Option<StatusCode>,
-    source: Option<BoxError>,
+    /// Shared, so that one failed renewal can be handed to every request that waited for it.
+    source: Option<Arc<dyn StdError + Send + Sync>>,
 }
 
 /// The kinds of [`Error`].
@@ -39,6 +42,10 @@ pub enum ErrorKind {
     /// The request's URI is relative but not a path, so it cannot be resolved against the base
     /// URL.
     InvalidRequest,
+    /// A login or refresh call took longer than the
+    /// [`auth_timeout`](super::JwtClientBuilder::auth_timeout): the server accepted the
+    /// connection but did not answer, or answered too slowly.
+    TimedOut,
 }
 
 impl Error {
@@ -54,7 +61,7 @@ impl Error {
         Self {
             kind: ErrorKind::Unreachable,
             status: None,
-            source: Some(source.into()),
+            source: Some(Arc::from(source.into())),
         }
     }
 
@@ -70,7 +77,16 @@ impl Error {
         Self {
             kind: ErrorKind::UnexpectedResponse,
             status: Some(status),
-            source: Some(source.into()),
+            source: Some(Arc::from(source.into())),
+        }
+    }
+
+    /// The same error again, for another request that waited for the same renewal.
+    pub(crate) fn share(&self) -> Self {
+        Self {
+            kind: self.kind,
+            status: self.status,
+            source: self.source.clone(),
         }
     }
 
@@ -98,6 +114,12 @@ impl Error {
     #[must_use]
     pub fn is_unreachable(&self) -> bool {
         self.kind == ErrorKind::Unreachable
+    }
+
+    /// Whether a login or refresh call timed out.
+    #[must_use]
+    pub fn is_timeout(&self) -> bool {
+        self.kind == ErrorKind::TimedOut
     }
 
     /// Whether the session ended: the refresh token expired and there are no credentials.
@@ -137,6 +159,7 @@ impl fmt::Display for Error {
             ErrorKind::InvalidRequest => {
                 "the request URI is neither absolute nor a path to resolve against the base URL"
             }
+            ErrorKind::TimedOut => "the login or refresh call timed out",
         })?;
         if let Some(status) = self.status {
             write!(f, " (status {})", status.as_u16())?;
@@ -169,5 +192,15 @@ mod tests {
         assert!(error.is_unreachable());
         assert_eq!(error.source().unwrap().to_string(), "connection refused");
         assert!(Error::new(ErrorKind::SessionExpired).is_session_expired());
+        assert!(Error::new(ErrorKind::TimedOut).is_timeout());
+    }
+
+    #[test]
+    fn a_shared_error_keeps_the_kind_the_status_and_the_source() {
+        let error = Error::unexpected(StatusCode::INTERNAL_SERVER_ERROR, "boom");
+        let shared = error.share();
+        assert_eq!(shared.kind(), ErrorKind::UnexpectedResponse);
+        assert_eq!(shared.status(), Some(StatusCode::INTERNAL_SERVER_ERROR));
+        assert_eq!(shared.source().unwrap().to_string(), "boom");
     }
 }

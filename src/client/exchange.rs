@@ -1,8 +1,9 @@
 //! The client's exchanges with the login API: a login with the credentials, a refresh with the
 //! refresh token, and the choice between them when tokens must be renewed. Every answer is read
-//! with a bound.
+//! with a bound, and every call, answer included, within the configured time.
 
 use std::error::Error as StdError;
+use std::future::Future;
 
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
@@ -38,9 +39,17 @@ where
     R::Error: Into<Box<dyn StdError + Send + Sync>>,
 {
     if tokens.refresh().is_alive(now_ms()) {
-        match refresh(config, inner.clone(), tokens.refresh().value()).await? {
+        let refreshed = within(
+            config,
+            refresh(config, inner.clone(), tokens.refresh().value()),
+        );
+        match refreshed.await? {
             Refreshed::Access(answer) => {
-                return Ok(tokens.renewed(answer.access_token, answer.refresh_token));
+                return Ok(tokens.renewed(
+                    answer.access_token,
+                    answer.refresh_token,
+                    Some(now_ms()),
+                ));
             }
             Refreshed::Refused => {
                 tracing::debug!("refresh token refused; logging in again");
@@ -50,6 +59,20 @@ where
         tracing::debug!("refresh token expired; logging in again");
     }
     login(config, inner).await
+}
+
+/// `call`, within the configured [`auth_timeout`](super::JwtClientBuilder::auth_timeout).
+async fn within<T>(
+    config: &Config,
+    call: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let Some(limit) = config.auth_timeout else {
+        return call.await;
+    };
+    tokio::time::timeout(limit, call).await.unwrap_or_else(|_| {
+        tracing::debug!(?limit, "login or refresh call timed out");
+        Err(Error::new(ErrorKind::TimedOut))
+    })
 }
 
 #[derive(Serialize)]
@@ -83,9 +106,21 @@ enum Refreshed {
 ///
 /// [`SessionExpired`](ErrorKind::SessionExpired) without credentials,
 /// [`InvalidCredentials`](ErrorKind::InvalidCredentials) on `401` or `403`,
-/// [`Unreachable`](ErrorKind::Unreachable) when the inner service fails, and
+/// [`Unreachable`](ErrorKind::Unreachable) when the inner service fails,
+/// [`TimedOut`](ErrorKind::TimedOut) past the configured time, and
 /// [`UnexpectedResponse`](ErrorKind::UnexpectedResponse) for anything else.
 pub(crate) async fn login<S, B, R>(config: &Config, inner: S) -> Result<Tokens, Error>
+where
+    S: Service<Request<B>, Response = Response<R>>,
+    S::Error: Into<Box<dyn StdError + Send + Sync>>,
+    B: ClientBody,
+    R: http_body::Body,
+    R::Error: Into<Box<dyn StdError + Send + Sync>>,
+{
+    within(config, login_once(config, inner)).await
+}
+
+async fn login_once<S, B, R>(config: &Config, inner: S) -> Result<Tokens, Error>
 where
     S: Service<Request<B>, Response = Response<R>>,
     S::Error: Into<Box<dyn StdError + Send + Sync>>,
@@ -118,7 +153,11 @@ where
             let answer: LoginAnswer = read_json(response).await?;
             check_token(&answer.access_token, StatusCode::OK)?;
             tracing::debug!("logged in");
-            Ok(Tokens::new(answer.access_token, answer.refresh_token))
+            Ok(Tokens::received(
+                answer.access_token,
+                answer.refresh_token,
+                now_ms(),
+            ))
         }
         status @ (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) => {
             Err(Error::with_status(ErrorKind::InvalidCredentials, status))

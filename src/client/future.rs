@@ -43,7 +43,8 @@ pin_project! {
             sent: Option<Sent<S, B>>,
         },
         // The token is renewed before the request goes out on `pending`'s service, the one that
-        // was polled ready; then the request is sent as any other (`Inner`).
+        // was polled ready; then the request is sent as any other (`Inner`), but not retried
+        // after a `401`: one renewal per request.
         Renew {
             renewal: OwnFuture<Arc<Snapshot>>,
             pending: Option<(S, Request<B>)>,
@@ -82,7 +83,7 @@ impl<S: Service<Request<B>>, B> ResponseFuture<S, B> {
         B: ClientBody,
     {
         Self {
-            state: State::send(ready, request, bearer, generation),
+            state: State::send(ready, request, bearer, generation, true),
             session,
         }
     }
@@ -112,15 +113,24 @@ impl<S: Service<Request<B>>, B> ResponseFuture<S, B> {
 }
 
 impl<S: Service<Request<B>>, B> State<S, B> {
-    /// Sends `request` with `bearer` on `ready`, keeping a copy to send again after a `401` when
-    /// the body can be replayed.
-    fn send(ready: &mut S, mut request: Request<B>, bearer: HeaderValue, generation: u64) -> Self
+    /// Sends `request` with `bearer` on `ready`; when `may_retry`, keeps a copy to send again
+    /// after a `401` if the body can be replayed.
+    fn send(
+        ready: &mut S,
+        mut request: Request<B>,
+        bearer: HeaderValue,
+        generation: u64,
+        may_retry: bool,
+    ) -> Self
     where
         S: Clone,
         B: ClientBody,
     {
         request.headers_mut().insert(AUTHORIZATION, bearer);
-        let retry = Replay::capture(&request).map(|replay| (ready.clone(), replay));
+        let retry = may_retry
+            .then(|| Replay::capture(&request))
+            .flatten()
+            .map(|replay| (ready.clone(), replay));
         Self::Inner {
             future: ready.call(request),
             sent: Some(Sent { generation, retry }),
@@ -153,7 +163,8 @@ where
                         return Poll::Ready(Ok(response));
                     };
                     let Some((spare, replay)) = sent.retry else {
-                        // The body is gone: the caller gets the 401, the next request renews.
+                        // The body is gone, or this request already had its renewal: the caller
+                        // gets the 401, the next request renews.
                         this.session.mark_refused(sent.generation);
                         return Poll::Ready(Ok(response));
                     };
@@ -170,7 +181,13 @@ where
                     let bearer = snapshot
                         .bearer()
                         .ok_or_else(|| Error::new(ErrorKind::UnexpectedResponse))?;
-                    State::send(&mut ready, request, bearer.clone(), snapshot.generation)
+                    State::send(
+                        &mut ready,
+                        request,
+                        bearer.clone(),
+                        snapshot.generation,
+                        false,
+                    )
                 }
                 StateProj::Retry { future } => return future.as_mut().poll(cx),
                 StateProj::Failed { error } => {

@@ -9,7 +9,7 @@ use http::{Request, Response, Uri};
 use tower_service::Service;
 
 use super::body::ClientBody;
-use super::config::{Config, Credentials, Target};
+use super::config::{Config, Credentials, DEFAULT_AUTH_TIMEOUT, DEFAULT_RENEWAL_BACKOFF, Target};
 use super::error::{Error, ErrorKind};
 use super::exchange;
 use super::future::ResponseFuture;
@@ -163,6 +163,8 @@ pub struct JwtClientBuilder {
     login_path: String,
     refresh_path: String,
     refresh_margin: Duration,
+    auth_timeout: Option<Duration>,
+    renewal_backoff: Duration,
 }
 
 impl JwtClientBuilder {
@@ -175,6 +177,8 @@ impl JwtClientBuilder {
             login_path: "/api/login".to_owned(),
             refresh_path: "/api/login/refresh".to_owned(),
             refresh_margin: Duration::from_secs(5),
+            auth_timeout: Some(DEFAULT_AUTH_TIMEOUT),
+            renewal_backoff: DEFAULT_RENEWAL_BACKOFF,
         }
     }
 
@@ -205,11 +209,35 @@ impl JwtClientBuilder {
         self
     }
 
-    /// How long before its `exp` the access token is renewed, so that it does not expire on
+    /// How long before it expires the access token is renewed, so that it does not expire on
     /// the way to the server; capped to a tenth of the token's lifetime, so that short-lived
     /// tokens are still used. Default is 5 seconds.
+    ///
+    /// A token the client received expires its lifetime (datarhei's `exi`, "the seconds until
+    /// it expires", else `exp - iat`) after it arrived, by the client's clock, so that a clock
+    /// that disagrees with the server's neither renews it at once nor keeps it too long; a saved
+    /// token ([`tokens`](Self::tokens)) expires at its `exp`.
     pub const fn refresh_margin(mut self, margin: Duration) -> Self {
         self.refresh_margin = margin;
+        self
+    }
+
+    /// How long one login or refresh call may take, from sending it to reading the whole
+    /// answer; past it the call fails with [`ErrorKind::TimedOut`]. `None` lets it take as long
+    /// as the inner service does. Default is 10 seconds.
+    ///
+    /// It needs a tokio runtime with the time driver, as `tokio::time` does. The requests the
+    /// client passes on are not timed: wrap the inner service in `tower::timeout` for those.
+    pub fn auth_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.auth_timeout = timeout.into();
+        self
+    }
+
+    /// How long a failed renewal is remembered: requests that need new tokens during that time
+    /// get its error at once, without a call to the server; the first one after it tries again.
+    /// Every request that waited for the failed renewal gets its error too. Default is 1 second.
+    pub const fn renewal_backoff(mut self, backoff: Duration) -> Self {
+        self.renewal_backoff = backoff;
         self
     }
 
@@ -223,6 +251,8 @@ impl JwtClientBuilder {
     ///   a route does not start with `/`, or there are neither credentials nor tokens;
     /// - [`ErrorKind::InvalidCredentials`]: the server refused the username or password;
     /// - [`ErrorKind::Unreachable`]: `inner` failed to reach the server;
+    /// - [`ErrorKind::TimedOut`]: the login took longer than the
+    ///   [`auth_timeout`](Self::auth_timeout);
     /// - [`ErrorKind::UnexpectedResponse`]: the login route answered something else than tokens;
     /// - [`ErrorKind::SessionExpired`]: the saved tokens have expired and there are no
     ///   credentials.
@@ -234,13 +264,15 @@ impl JwtClientBuilder {
         R: http_body::Body,
         R::Error: Into<BoxError>,
     {
-        let config = Config::new(
+        let mut config = Config::new(
             &self.base,
             &self.login_path,
             &self.refresh_path,
             self.credentials,
             self.refresh_margin,
         )?;
+        config.auth_timeout = self.auth_timeout;
+        config.renewal_backoff = self.renewal_backoff;
         let now = now_ms();
         let tokens = match self.tokens {
             Some(tokens) if tokens.refresh().is_alive(now) || tokens.access().is_alive(now) => {
@@ -270,6 +302,8 @@ impl fmt::Debug for JwtClientBuilder {
             .field("login_path", &self.login_path)
             .field("refresh_path", &self.refresh_path)
             .field("refresh_margin", &self.refresh_margin)
+            .field("auth_timeout", &self.auth_timeout)
+            .field("renewal_backoff", &self.renewal_backoff)
             .finish()
     }
 }

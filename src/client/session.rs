@@ -1,12 +1,21 @@
 //! The token holder: the current tokens as a snapshot any request reads without waiting, and the
 //! single-flight renewal (refresh, or login again) that requests with an expired or refused
 //! token wait for.
+//!
+//! Renewals are flights, one per generation of tokens: the first request to find the tokens of
+//! generation `g` unusable starts the flight for `g`; every other request that finds them
+//! unusable while it runs, or after it ended, takes its outcome (the tokens of `g + 1`, or its
+//! error) instead of starting another. A failed flight is handed to newcomers for the renewal
+//! backoff, then the next request starts a new one. A flight whose request was dropped before it
+//! ended is abandoned: one of its waiters starts it again.
 
 use std::error::Error as StdError;
 use std::fmt;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Instant;
 
 use http::{HeaderValue, Request, Response};
+use tokio::sync::watch;
 use tower_service::Service;
 
 use super::body::ClientBody;
@@ -14,7 +23,6 @@ use super::config::Config;
 use super::error::{Error, ErrorKind};
 use super::exchange;
 use super::tokens::{Tokens, bearer};
-use crate::clock::now_ms;
 
 /// The tokens at one moment, never changed once made: a renewal makes a new one.
 pub(crate) struct Snapshot {
@@ -51,9 +59,30 @@ pub(crate) struct Session {
     /// Read by every request for one `Arc` clone, written only to swap in new tokens: never
     /// held across an `.await`.
     current: RwLock<Arc<Snapshot>>,
-    /// Held by whoever renews the tokens, across the network calls. Only requests whose token
-    /// is expired or was refused wait for it; the others never touch it.
-    renewal: tokio::sync::Mutex<()>,
+    /// The last renewal, under way or ended. Only requests whose token is expired or was
+    /// refused touch it, and only for a pointer swap: never across a network call.
+    flight: Mutex<Option<Flight>>,
+}
+
+/// One renewal of the tokens of generation `seen`.
+struct Flight {
+    seen: u64,
+    /// `None` while it runs; its sender is dropped without a value if it is abandoned.
+    outcome: watch::Receiver<Option<Outcome>>,
+}
+
+/// How a renewal ended.
+struct Outcome {
+    result: Result<Arc<Snapshot>, Error>,
+    ended: Instant,
+}
+
+/// What a request that needs a renewal does.
+enum Step {
+    /// Takes the outcome of the flight under way.
+    Wait(watch::Receiver<Option<Outcome>>),
+    /// Renews the tokens itself, and tells the others through the sender.
+    Lead(Tokens, watch::Sender<Option<Outcome>>),
 }
 
 impl Session {
@@ -61,7 +90,7 @@ impl Session {
         Self {
             config,
             current: RwLock::new(Arc::new(Snapshot::new(tokens, 0))),
-            renewal: tokio::sync::Mutex::new(()),
+            flight: Mutex::new(None),
         }
     }
 
@@ -80,9 +109,9 @@ impl Session {
         if snapshot.stale {
             return None;
         }
-        let times = snapshot.tokens.access().times();
-        let fresh = times.exp_ms.is_none_or(|exp| {
-            now_ms.saturating_add(self.config.margin_ms(times.lifetime_ms)) < exp
+        let access = snapshot.tokens.access();
+        let fresh = access.expires_ms().is_none_or(|expires| {
+            now_ms.saturating_add(self.config.margin_ms(access.times().lifetime_ms)) < expires
         });
         fresh.then_some(snapshot.bearer.as_ref()).flatten()
     }
@@ -100,7 +129,7 @@ impl Session {
         if bearer(&access).is_none() {
             return Err(Error::new(ErrorKind::InvalidConfig));
         }
-        let tokens = self.current().tokens.renewed(access, None);
+        let tokens = self.current().tokens.renewed(access, None, None);
         self.install(tokens);
         Ok(())
     }
@@ -119,10 +148,18 @@ impl Session {
         }
     }
 
-    /// Renews the tokens of `seen` (expired, or refused by the server), once for all the
-    /// requests that meet them: the first caller refreshes (or logs in again) while the others
-    /// wait, then find new tokens and use them.
-    pub(crate) async fn renew<S, B, R>(&self, inner: S, seen: u64) -> Result<Arc<Snapshot>, Error>
+    /// New tokens for those of generation `seen` (expired, or refused by the server), once for
+    /// all the requests that meet them: the first caller refreshes (or logs in again) while the
+    /// others wait, then all take its outcome, its tokens or its error.
+    ///
+    /// Tokens of a later generation than `seen` are taken as they are, unless the server already
+    /// refused them: whether the client's clock calls them expired does not matter, so that a
+    /// clock that disagrees with the server's cannot start a second renewal.
+    pub(crate) async fn renew<S, B, R>(
+        &self,
+        inner: S,
+        mut seen: u64,
+    ) -> Result<Arc<Snapshot>, Error>
     where
         S: Service<Request<B>, Response = Response<R>> + Clone,
         S::Error: Into<Box<dyn StdError + Send + Sync>>,
@@ -130,13 +167,81 @@ impl Session {
         R: http_body::Body,
         R::Error: Into<Box<dyn StdError + Send + Sync>>,
     {
-        let _renewal = self.renewal.lock().await;
-        let current = self.current();
-        if current.generation != seen && self.usable_bearer(&current, now_ms()).is_some() {
-            return Ok(current);
+        loop {
+            let step = {
+                let mut flight = self.flight.lock().unwrap_or_else(PoisonError::into_inner);
+                let current = self.current();
+                if current.generation != seen {
+                    if !current.stale && current.bearer.is_some() {
+                        return Ok(current);
+                    }
+                    seen = current.generation;
+                }
+                match self.join(flight.as_ref(), seen) {
+                    Some(Ok(step)) => step,
+                    Some(Err(error)) => return Err(error),
+                    None => {
+                        let (sender, outcome) = watch::channel(None);
+                        *flight = Some(Flight { seen, outcome });
+                        Step::Lead(current.tokens.clone(), sender)
+                    }
+                }
+            };
+            match step {
+                Step::Wait(mut outcome) => {
+                    // An error means the leader was dropped: start again.
+                    if let Ok(outcome) = outcome.wait_for(Option::is_some).await
+                        && let Some(outcome) = &*outcome
+                    {
+                        return share(&outcome.result);
+                    }
+                }
+                Step::Lead(tokens, sender) => {
+                    let result = exchange::renew(&self.config, inner.clone(), &tokens)
+                        .await
+                        .map(|tokens| self.install(tokens));
+                    if let Err(error) = &result {
+                        tracing::debug!(%error, "renewal failed");
+                    }
+                    let shared = share(&result);
+                    sender.send_replace(Some(Outcome {
+                        result: shared,
+                        ended: Instant::now(),
+                    }));
+                    return result;
+                }
+            }
         }
-        let tokens = exchange::renew(&self.config, inner, &current.tokens).await?;
-        Ok(self.install(tokens))
+    }
+
+    /// What to do with the last flight for a request that needs the tokens of `seen` renewed:
+    /// wait for it, take its error, or (`None`) start a new one.
+    fn join(&self, flight: Option<&Flight>, seen: u64) -> Option<Result<Step, Error>> {
+        let flight = flight.filter(|flight| flight.seen == seen)?;
+        let outcome = flight.outcome.borrow();
+        match &*outcome {
+            // Under way, unless abandoned.
+            None => flight
+                .outcome
+                .has_changed()
+                .is_ok()
+                .then(|| Ok(Step::Wait(flight.outcome.clone()))),
+            Some(Outcome {
+                result: Err(error),
+                ended,
+            }) if ended.elapsed() < self.config.renewal_backoff => Some(Err(error.share())),
+            // A success of this generation was installed (and replaced since by hand), or the
+            // backoff is over: a new flight.
+            Some(_) => None,
+        }
+    }
+}
+
+/// The outcome of a renewal, for one more request.
+fn share(result: &Result<Arc<Snapshot>, Error>) -> Result<Arc<Snapshot>, Error> {
+    match result {
+        Ok(snapshot) => Ok(Arc::clone(snapshot)),
+        Err(error) => Err(error.share()),
     }
 }
 

@@ -12,6 +12,12 @@ use zeroize::Zeroizing;
 /// until the server refuses it.
 const MAX_PAYLOAD_B64_LEN: usize = 4096;
 
+/// How far the two measures of a received token's expiry (its lifetime counted from its receipt
+/// by the client's clock, and its `exp` read by the client's clock) may differ and still be
+/// taken to agree: `iat` counts whole seconds, and the answer takes time to arrive. Past this,
+/// the clocks disagree, and only the client's own measure counts.
+const CLOCK_AGREEMENT_MS: i64 = 2_000;
+
 /// The access and refresh tokens of a session.
 ///
 /// Get them from [`JwtClient::tokens`](super::JwtClient::tokens) to save a session, and give them
@@ -36,10 +42,22 @@ impl Tokens {
     /// Tokens as issued by the login route. Either may be empty: an empty access token is
     /// refreshed before the first request, an empty refresh token means a login is needed when
     /// the access token expires.
+    ///
+    /// When they were received is unknown (they were saved), so they are taken to expire at
+    /// their `exp`, by this machine's clock.
     pub fn new(access_token: impl Into<String>, refresh_token: impl Into<String>) -> Self {
         Self {
-            access: Token::new(access_token.into()),
-            refresh: Token::new(refresh_token.into()),
+            access: Token::new(access_token.into(), None),
+            refresh: Token::new(refresh_token.into(), None),
+        }
+    }
+
+    /// Tokens just received from the login route at `received_ms`: their lifetimes count from
+    /// then.
+    pub(crate) fn received(access: String, refresh: String, received_ms: i64) -> Self {
+        Self {
+            access: Token::new(access, Some(received_ms)),
+            refresh: Token::new(refresh, Some(received_ms)),
         }
     }
 
@@ -77,11 +95,20 @@ impl Tokens {
         &self.refresh
     }
 
-    /// These tokens with a new access token, and a new refresh token if the server sent one.
-    pub(crate) fn renewed(&self, access: String, refresh: Option<String>) -> Self {
+    /// These tokens with a new access token, and a new refresh token if the server sent one,
+    /// received at `received_ms` (`None` for a token set by hand).
+    pub(crate) fn renewed(
+        &self,
+        access: String,
+        refresh: Option<String>,
+        received_ms: Option<i64>,
+    ) -> Self {
         Self {
-            access: Token::new(access),
-            refresh: refresh.map_or_else(|| self.refresh.clone(), Token::new),
+            access: Token::new(access, received_ms),
+            refresh: refresh.map_or_else(
+                || self.refresh.clone(),
+                |refresh| Token::new(refresh, received_ms),
+            ),
         }
     }
 }
@@ -97,19 +124,23 @@ impl fmt::Debug for Tokens {
     }
 }
 
-/// One token and the times read from it.
+/// One token, the times read from it, and when the client received it.
 #[derive(Clone)]
 pub(crate) struct Token {
     value: Zeroizing<String>,
     times: Times,
+    /// When, by the client's clock, it came from the server; `None` for a saved token or one set
+    /// by hand.
+    received_ms: Option<i64>,
 }
 
 impl Token {
-    fn new(value: String) -> Self {
+    fn new(value: String, received_ms: Option<i64>) -> Self {
         let times = Times::read(&value);
         Self {
             value: Zeroizing::new(value),
             times,
+            received_ms,
         }
     }
 
@@ -121,10 +152,32 @@ impl Token {
         self.times
     }
 
-    /// Whether the token is worth presenting at `now_ms`: it is not empty and, as far as its
-    /// payload says, has not expired.
+    /// When the token expires by the client's clock, in milliseconds since the Unix epoch;
+    /// `None` when nothing tells.
+    ///
+    /// A received token lives for its lifetime (`exi`, else `exp - iat`) counted from when it
+    /// arrived, whatever the two clocks say. When its `exp`, read by the client's clock, agrees
+    /// with that within [`CLOCK_AGREEMENT_MS`], the clocks agree and the earlier of the two
+    /// counts (the server checks `exp`, `iat` only counts whole seconds). A saved token, or one
+    /// without a lifetime, expires at its `exp`.
+    pub(crate) fn expires_ms(&self) -> Option<i64> {
+        let measured = self
+            .received_ms
+            .zip(self.times.lifetime_ms)
+            .map(|(received, lifetime)| received.saturating_add(lifetime));
+        match (measured, self.times.exp_ms) {
+            (Some(measured), Some(exp)) if measured.abs_diff(exp) <= CLOCK_AGREEMENT_MS as u64 => {
+                Some(measured.min(exp))
+            }
+            (Some(measured), _) => Some(measured),
+            (None, exp) => exp,
+        }
+    }
+
+    /// Whether the token is worth presenting at `now_ms`: it is not empty and, as far as the
+    /// client can tell ([`expires_ms`](Self::expires_ms)), has not expired.
     pub(crate) fn is_alive(&self, now_ms: i64) -> bool {
-        !self.value.is_empty() && self.times.exp_ms.is_none_or(|exp| now_ms < exp)
+        !self.value.is_empty() && self.expires_ms().is_none_or(|expires| now_ms < expires)
     }
 }
 
@@ -133,7 +186,8 @@ impl Token {
 pub(crate) struct Times {
     /// `exp`.
     pub(crate) exp_ms: Option<i64>,
-    /// `exp - iat`, or `exi`: how long the token was issued for.
+    /// `exi` (datarhei's "seconds until it expires"), or `exp - iat`: how long the token was
+    /// issued for, whatever the server's clock said.
     pub(crate) lifetime_ms: Option<i64>,
 }
 
@@ -169,10 +223,11 @@ impl Times {
             return Self::default();
         };
         let exp_ms = payload.exp.and_then(seconds_to_ms);
-        let lifetime_ms = match (exp_ms, payload.iat.and_then(seconds_to_ms)) {
+        let exi_ms = payload.exi.and_then(seconds_to_ms).filter(|&exi| exi > 0);
+        let lifetime_ms = exi_ms.or_else(|| match (exp_ms, payload.iat.and_then(seconds_to_ms)) {
             (Some(exp), Some(iat)) if exp > iat => Some(exp - iat),
-            _ => payload.exi.and_then(seconds_to_ms).filter(|&exi| exi > 0),
-        };
+            _ => None,
+        });
         Self {
             exp_ms,
             lifetime_ms,
@@ -273,12 +328,64 @@ mod tests {
     }
 
     #[test]
-    fn a_token_is_alive_until_its_exp() {
-        let token = Token::new(token(r#"{"exp":100}"#));
+    fn a_saved_token_is_alive_until_its_exp() {
+        let token = Token::new(token(r#"{"exp":100,"exi":600}"#), None);
         assert!(token.is_alive(99_999));
         assert!(!token.is_alive(100_000));
-        assert!(Token::new("opaque".to_owned()).is_alive(i64::MAX));
-        assert!(!Token::new(String::new()).is_alive(0));
+        assert!(Token::new("opaque".to_owned(), None).is_alive(i64::MAX));
+        assert!(!Token::new(String::new(), None).is_alive(0));
+    }
+
+    #[test]
+    fn a_received_token_lives_its_lifetime_from_its_receipt_whatever_the_clocks_say() {
+        struct Case {
+            what: &'static str,
+            payload: &'static str,
+            received_ms: i64,
+            expires_ms: Option<i64>,
+        }
+        let cases = [
+            Case {
+                what: "clocks agree: the earlier of the two",
+                payload: r#"{"iat":1000,"exp":1600,"exi":600}"#,
+                received_ms: 1_000_400,
+                expires_ms: Some(1_600_000),
+            },
+            Case {
+                what: "client 10 min ahead: the token looks expired on arrival",
+                payload: r#"{"iat":1000,"exp":1600,"exi":600}"#,
+                received_ms: 1_600_000,
+                expires_ms: Some(2_200_000),
+            },
+            Case {
+                what: "client 10 min behind",
+                payload: r#"{"iat":1000,"exp":1600,"exi":600}"#,
+                received_ms: 400_000,
+                expires_ms: Some(1_000_000),
+            },
+            Case {
+                what: "no exi: exp - iat",
+                payload: r#"{"iat":1000,"exp":1600}"#,
+                received_ms: 5_000_000,
+                expires_ms: Some(5_600_000),
+            },
+            Case {
+                what: "exp alone",
+                payload: r#"{"exp":1600}"#,
+                received_ms: 5_000_000,
+                expires_ms: Some(1_600_000),
+            },
+            Case {
+                what: "exi alone",
+                payload: r#"{"exi":30}"#,
+                received_ms: 5_000_000,
+                expires_ms: Some(5_030_000),
+            },
+        ];
+        for case in cases {
+            let token = Token::new(token(case.payload), Some(case.received_ms));
+            assert_eq!(token.expires_ms(), case.expires_ms, "{}", case.what);
+        }
     }
 
     #[test]
