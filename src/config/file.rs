@@ -35,6 +35,7 @@ use crate::throttle::LoginThrottle;
 /// | `users` | array of `{"username", "password"}` or `{"username", "password_hash"}` (argon2id PHC) | [`user`](JwtLoginBuilder::user) |
 /// | `secret` | string, at least 32 bytes | [`secret`](JwtLoginBuilder::secret) |
 /// | `signing_key` | `{"kid", "secret"}`, instead of `secret` | [`signing_key`](JwtLoginBuilder::signing_key) |
+/// | `datarhei_key` | string: datarhei Core's JWT secret, instead of `secret` | [`datarhei_key`](JwtLoginBuilder::datarhei_key) |
 /// | `previous_keys` | array of `{"kid", "secret"}` | [`previous_key`](JwtLoginBuilder::previous_key) |
 /// | `access_token_lifetime_seconds` | integer | [`access_token_lifetime`](JwtLoginBuilder::access_token_lifetime) |
 /// | `refresh_token_lifetime_seconds` | integer | [`refresh_token_lifetime`](JwtLoginBuilder::refresh_token_lifetime) |
@@ -89,6 +90,7 @@ pub struct JwtLoginConfig {
     users: Vec<UserEntry>,
     secret: Option<Secret>,
     signing_key: Option<KeySettings>,
+    datarhei_key: Option<Secret>,
     #[serde(default)]
     previous_keys: Vec<KeySettings>,
     access_token_lifetime_seconds: Option<u64>,
@@ -180,7 +182,12 @@ impl JwtLoginConfig {
                 JwtLoginBuilder::users,
             )?;
         }
-        fill.keys(self.secret, self.signing_key, self.previous_keys)?;
+        fill.keys(
+            self.secret,
+            self.signing_key,
+            self.datarhei_key,
+            self.previous_keys,
+        )?;
         if let Some(seconds) = self.access_token_lifetime_seconds {
             let set = |b: JwtLoginBuilder| b.access_token_lifetime(Duration::from_secs(seconds));
             fill.set(

@@ -43,9 +43,27 @@ pub enum BuildError {
     /// Previous keys were configured without a signing key that has an id: with several keys,
     /// every token must name its key.
     PreviousKeyNeedsKeyId,
-    /// Both [`secret`](crate::JwtLoginBuilder::secret) and
-    /// [`signing_key`](crate::JwtLoginBuilder::signing_key) were configured.
+    /// More than one of [`secret`](crate::JwtLoginBuilder::secret),
+    /// [`signing_key`](crate::JwtLoginBuilder::signing_key) and
+    /// [`datarhei_key`](crate::JwtLoginBuilder::datarhei_key) were configured.
     ConflictingKeys,
+    /// [`datarhei_key`](crate::JwtLoginBuilder::datarhei_key) was given an empty secret:
+    /// datarhei Core signs with a random key then, which is what leaving the option out does.
+    EmptyDatarheiSecret,
+    /// [`datarhei_key`](crate::JwtLoginBuilder::datarhei_key) needs the first user's password
+    /// in plain text, and it is a hash.
+    DatarheiKeyNeedsPlainPassword {
+        /// The first configured user.
+        username: String,
+    },
+    /// The key [`datarhei_key`](crate::JwtLoginBuilder::datarhei_key) derives (username,
+    /// password and secret, end to end) is shorter than 32 bytes.
+    DatarheiKeyTooShort {
+        /// The length of the derived key, in bytes.
+        len: usize,
+        /// The length of the secret part of it, in bytes.
+        secret_len: usize,
+    },
     /// A user was configured with an empty password.
     EmptyPassword {
         /// The user whose password is empty.
@@ -124,9 +142,21 @@ impl fmt::Display for BuildError {
             Self::PreviousKeyNeedsKeyId => f.write_str(
                 "previous keys need a signing key with an id (signing_key), not a plain secret",
             ),
-            Self::ConflictingKeys => {
-                f.write_str("configure either a secret or a signing key, not both")
-            }
+            Self::ConflictingKeys => f.write_str(
+                "configure one of a secret, a signing key and a datarhei key, not several",
+            ),
+            Self::EmptyDatarheiSecret => f.write_str(
+                "the datarhei key needs a non-empty JWT secret; without one, leave it out for a random key",
+            ),
+            Self::DatarheiKeyNeedsPlainPassword { username } => write!(
+                f,
+                "the datarhei key is derived from the first user's password, and {username:?} has a password hash: give that user a plain password, or use a secret of your own"
+            ),
+            Self::DatarheiKeyTooShort { len, secret_len } => write!(
+                f,
+                "the datarhei key (username + password + JWT secret) is {len} bytes long; at least 32 bytes are required: make the JWT secret at least {} bytes long (tokens issued with the old key are then refused, once)",
+                secret_len + crate::keys::MIN_SECRET_LEN.saturating_sub(*len)
+            ),
             Self::DuplicateUser { username } => {
                 write!(f, "the user {username:?} is configured more than once")
             }
