@@ -203,7 +203,9 @@ impl fmt::Display for BuildError {
 impl std::error::Error for BuildError {}
 
 /// An error in a [`JwtLoginConfig`](crate::JwtLoginConfig): the [`BuildError`], and the
-/// configuration field that caused it, such as `users[1].password` or `protected_prefixes[0]`.
+/// configuration field that caused it, such as `users[1].password` or `protected_prefixes[0]`,
+/// or the environment variable for a configuration read by
+/// [`from_env`](crate::JwtLoginConfig::from_env).
 ///
 /// `Display` writes `` `field`: `` and then the build error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,7 +220,9 @@ impl ConfigError {
     }
 
     /// The configuration field at fault, as a path: `secret`, `users[1].password`,
-    /// `login_throttle.window_seconds`, `tenants[0]`. `None` when the error comes from what
+    /// `login_throttle.window_seconds`, `tenants[0]`; for a configuration read by
+    /// [`from_env`](crate::JwtLoginConfig::from_env), the variable that set it, such as
+    /// `CORE_API_AUTH_JWT_SECRET`. `None` when the error comes from what
     /// [`build_with`](crate::JwtLoginConfig::build_with) set on the builder.
     #[must_use]
     pub fn field(&self) -> Option<&str> {
@@ -240,6 +244,83 @@ impl fmt::Display for ConfigError {
         }
     }
 }
+
+/// An environment variable read by [`JwtLoginConfig::from_env`](crate::JwtLoginConfig::from_env)
+/// that cannot configure the layer. What the builder refuses is reported later, by `build`, as a
+/// [`ConfigError`] that names the variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EnvError {
+    /// `CORE_API_AUTH_ENABLE` is false. datarhei Core then serves its whole API to anybody;
+    /// the layer does not silently turn into a pass-through. An app that means it matches this
+    /// error and leaves the layer out.
+    AuthDisabled,
+    /// A required variable is unset or empty.
+    Missing {
+        /// The variable.
+        variable: &'static str,
+    },
+    /// A variable's value is not of its type (a boolean as Go's `strconv.ParseBool` reads
+    /// one, or a whole number).
+    InvalidValue {
+        /// The variable.
+        variable: &'static str,
+        /// Its value (only variables that hold no secret are reported with their value).
+        value: String,
+        /// What was expected.
+        expected: &'static str,
+    },
+    /// A variable is set that needs a feature this build does not have.
+    FeatureMissing {
+        /// The variable.
+        variable: &'static str,
+        /// The Cargo feature it needs.
+        feature: &'static str,
+    },
+    /// Two variables that exclude each other are both set.
+    Conflicting {
+        /// The variable that cannot be used with the other.
+        variable: &'static str,
+        /// The other one.
+        other: &'static str,
+    },
+    /// An entry of `CORE_API_AUTH_AUTH0_TENANTS` is not in datarhei Core's format.
+    InvalidTenant {
+        /// The entry's position in the list, from 0.
+        index: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl fmt::Display for EnvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::AuthDisabled => f.write_str(
+                "CORE_API_AUTH_ENABLE is false: datarhei Core would serve its API without authentication, and the layer does not turn into a pass-through; unset it (or set it to true), or leave the layer out",
+            ),
+            Self::Missing { variable } => write!(f, "{variable} must be set"),
+            Self::InvalidValue {
+                variable,
+                value,
+                expected,
+            } => write!(f, "{variable}={value:?}: expected {expected}"),
+            Self::FeatureMissing { variable, feature } => write!(
+                f,
+                "{variable} is set, but this build lacks the `{feature}` feature: build with --features {feature}"
+            ),
+            Self::Conflicting { variable, other } => {
+                write!(f, "{variable} cannot be used with {other}: unset one of them")
+            }
+            Self::InvalidTenant { index, reason } => write!(
+                f,
+                "CORE_API_AUTH_AUTH0_TENANTS: tenant {index}: {reason}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for EnvError {}
 
 // Like `serde_path_to_error`: the build error's message is part of `Display`, so it is not
 // returned again as the source.
