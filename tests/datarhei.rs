@@ -178,3 +178,51 @@ async fn the_configuration_file_sets_the_datarhei_key() {
         .build_with(|builder| builder.user(USER, Password::plain(PASSWORD)))
         .unwrap();
 }
+
+/// datarhei Core's `disable_localhost`: a loopback client is the configured user downstream, so
+/// that `GET /api` gives it the full answer and a handler that needs `Claims` serves it.
+#[tokio::test]
+async fn the_loopback_bypass_authenticates_as_the_first_user() {
+    for stack in STACKS {
+        let layer = JwtLoginLayer::builder()
+            .user("ops", Password::plain(PASSWORD))
+            .user(USER, Password::plain(PASSWORD))
+            .secret(SECRET)
+            .optional_auth_path("/api")
+            .loopback_bypass(true)
+            .build()
+            .unwrap();
+        let server = spawn(stack, layer).await;
+        for (path, token) in [
+            ("/api/v3/ping", None),
+            ("/api", None),
+            // A token is not read: an invalid one changes nothing.
+            ("/api/v3/ping", Some("garbage")),
+            ("/api", Some("garbage")),
+        ] {
+            let reply = get(server.addr, path, token).await;
+            assert_eq!(reply.status, 200, "{stack:?} {path}: {}", reply.text());
+            assert_eq!(
+                reply.inner_sub().as_deref(),
+                Some("ops"),
+                "{stack:?} {path} {token:?}"
+            );
+        }
+        // The layer's own routes are not bypassed: a login still needs the password.
+        login_with(server.addr, "ops", "wrong")
+            .await
+            .assert_error(401);
+    }
+}
+
+/// Without the bypass a loopback client is a stranger like any other, headers or not.
+#[tokio::test]
+async fn without_the_bypass_a_loopback_client_gets_no_claims() {
+    for stack in STACKS {
+        let server = spawn(stack, builder().build().unwrap()).await;
+        assert_eq!(get(server.addr, "/api", None).await.inner_sub(), None);
+        get(server.addr, "/api/v3/ping", None)
+            .await
+            .assert_unauthorized();
+    }
+}

@@ -11,7 +11,7 @@ use super::JwtLoginBuilder;
 use crate::credentials::LocalUsers;
 use crate::error::BuildError;
 use crate::keys::{HmacKey, KeySet, MIN_SECRET_LEN};
-use crate::server::{HashSlots, JwtLoginLayer, Routes, SessionBounds, Shared};
+use crate::server::{HashSlots, JwtLoginLayer, LoopbackUser, Routes, SessionBounds, Shared};
 use crate::store::{MemoryStore, Store};
 use crate::throttle::Throttle;
 use crate::token::{TokenCache, TokenIssuer, TokenVerifier};
@@ -61,7 +61,10 @@ impl JwtLoginBuilder {
             access_lifetime: lifetimes.access,
             refresh_lifetime: lifetimes.refresh,
             body_limit,
-            loopback_bypass: self.loopback_bypass,
+            loopback_bypass: self.loopback_bypass.then(|| LoopbackUser {
+                realm: self.realm.clone().into_boxed_str(),
+                username: self.users[0].0.clone().into_boxed_str(),
+            }),
             www_authenticate_missing: missing,
             www_authenticate_invalid: invalid,
             #[cfg(feature = "jwks")]

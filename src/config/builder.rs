@@ -383,6 +383,13 @@ impl JwtLoginBuilder {
     /// Lets requests whose connection comes from a loopback address through protected routes
     /// without a token (datarhei Core's `disable_localhost`). Default is `false`.
     ///
+    /// Such a request is authenticated as the first configured user, on protected and
+    /// optional-auth routes alike: the inner service finds [`Claims`](crate::Claims) with that
+    /// user as `sub`, so a handler answers it as it answers that user (datarhei Core's `GET
+    /// /api` gives its full answer). No token was issued for them: their `jti` is empty, `iat`
+    /// and `exp` are the time of the request and `exi` is 0. A token the request carries is not
+    /// read.
+    ///
     /// The peer address is read from the connection, through the request extension
     /// [`PeerAddr`](crate::PeerAddr) (or axum's `ConnectInfo<SocketAddr>` with the `axum`
     /// feature), never from a header such as `X-Forwarded-For`. A request without either is
