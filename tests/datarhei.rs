@@ -226,3 +226,37 @@ async fn without_the_bypass_a_loopback_client_gets_no_claims() {
             .assert_unauthorized();
     }
 }
+
+/// Go's `encoding/json` matches member names regardless of case, so datarhei Core takes
+/// `{"Username": ..., "PASSWORD": ...}`; a field given twice in two cases is refused, not
+/// resolved one way or the other.
+#[tokio::test]
+async fn login_field_names_match_in_any_case_and_twice_is_refused() {
+    let post = |body: String| {
+        raw_request(
+            "POST",
+            "/api/login",
+            &[("Content-Type", b"application/json")],
+            body.as_bytes(),
+        )
+    };
+    for stack in STACKS {
+        let server = spawn(stack, layer()).await;
+        let body = format!(r#"{{"Username":"{USER}","PASSWORD":"{PASSWORD}"}}"#);
+        let reply = send_raw(server.addr, &post(body)).await;
+        assert_eq!(reply.status, 200, "{stack:?}: {}", reply.text());
+        assert!(reply.json()["access_token"].is_string());
+        for body in [
+            format!(r#"{{"username":"{USER}","Username":"{USER}","password":"{PASSWORD}"}}"#),
+            format!(r#"{{"username":"{USER}","password":"{PASSWORD}","Password":"x"}}"#),
+        ] {
+            send_raw(server.addr, &post(body)).await.assert_error(400);
+        }
+        // A wrong password in another case is still a wrong password.
+        let body = format!(
+            r#"{{"USERNAME":"{USER}","password":"{}"}}"#,
+            PASSWORD.to_uppercase()
+        );
+        send_raw(server.addr, &post(body)).await.assert_error(401);
+    }
+}
