@@ -48,6 +48,15 @@ impl Password {
     pub fn phc(hash: impl Into<String>) -> Self {
         Self(PasswordKind::Phc(hash.into()))
     }
+
+    /// The password's plain text, when it was given in plain text: datarhei Core's signing key
+    /// is derived from it (`JwtLoginBuilder::datarhei_key`).
+    pub(crate) fn plain_text(&self) -> Option<&str> {
+        match &self.0 {
+            PasswordKind::Plain(password) => Some(password),
+            PasswordKind::Phc(_) => None,
+        }
+    }
 }
 
 impl fmt::Debug for Password {

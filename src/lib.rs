@@ -109,7 +109,7 @@ mod token;
 pub use client::{JwtClient, JwtClientLayer};
 pub use config::{JwtLoginBuilder, JwtLoginConfig};
 pub use credentials::Password;
-pub use error::{BuildError, ConfigError, Rejection};
+pub use error::{BuildError, ConfigError, EnvError, Rejection};
 #[cfg(feature = "jwks")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
 pub use idp::Tenant;

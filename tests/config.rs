@@ -711,11 +711,6 @@ fn a_redis_store_outside_a_tokio_runtime_names_the_store() {
     assert_eq!(error.field(), Some("store"), "{error}");
 }
 
-/// The examples' environment variables, read the way the examples read them.
-#[allow(dead_code)]
-#[path = "../examples/common/mod.rs"]
-mod common;
-
 fn lookup(variables: &[(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
     let variables = variables.to_vec();
     move |name| {
@@ -730,7 +725,7 @@ fn lookup(variables: &[(&'static str, &'static str)]) -> impl Fn(&str) -> Option
 /// from the environment is accepted by one configured from the equivalent file.
 #[tokio::test]
 async fn the_examples_environment_and_a_file_configure_the_same_layer() {
-    let from_env = common::layer_from(lookup(&[
+    let from_env = layer_from_env(lookup(&[
         ("CORE_API_AUTH_USERNAME", "ops"),
         ("CORE_API_AUTH_PASSWORD", "env password"),
         ("CORE_API_AUTH_JWT_SECRET", SECRET),
@@ -739,7 +734,7 @@ async fn the_examples_environment_and_a_file_configure_the_same_layer() {
     .unwrap();
     let from_file = build(json!({
         "users": [{ "username": "ops", "password": "env password" }],
-        "secret": SECRET,
+        "datarhei_key": SECRET,
         "optional_auth_paths": ["/api"],
         "loopback_bypass": false,
     }))
@@ -782,16 +777,18 @@ fn an_invalid_environment_variable_is_named_in_the_error() {
         cases.push((
             vec![
                 ("CORE_API_AUTH_PASSWORD", "pw"),
-                ("CORE_API_AUTH_IDP_ISSUER", "https://idp.example.com/"),
-                ("CORE_API_AUTH_IDP_USERS", "auth0|x"),
+                ("CORE_API_AUTH_AUTH0_ENABLE", "true"),
+                // No audience.
+                (
+                    "CORE_API_AUTH_AUTH0_TENANTS",
+                    "auth0://id@idp.example.com?user=auth0|x",
+                ),
             ],
-            "CORE_API_AUTH_IDP_*: ",
+            "CORE_API_AUTH_AUTH0_TENANTS: ",
         ));
     }
     for (variables, expected) in cases {
-        let error = common::layer_from(lookup(&variables))
-            .map(drop)
-            .unwrap_err();
+        let error = layer_from_env(lookup(&variables)).map(drop).unwrap_err();
         assert!(error.to_string().starts_with(expected), "{error}");
     }
 }

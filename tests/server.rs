@@ -371,10 +371,10 @@ async fn unprotected_routes_pass_through_untouched() {
 #[tokio::test]
 async fn loopback_bypass_uses_the_connection_address_only() {
     on_every_stack!(builder().loopback_bypass(true).build().unwrap(), |server| {
-        // The test client connects from 127.0.0.1: let through without claims.
+        // The test client connects from 127.0.0.1: let through as the configured user.
         let reply = get(server.addr, "/api/v3/ping", None).await;
         assert_eq!(reply.status, 200, "{:?}", server.stack);
-        assert_eq!(reply.inner_sub(), None);
+        assert_eq!(reply.inner_sub().as_deref(), Some(USER));
     });
     on_every_stack!(builder().build().unwrap(), |server| {
         // Off by default; and headers claiming loopback change nothing.

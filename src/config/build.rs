@@ -5,12 +5,13 @@
 use std::time::Duration;
 
 use http::HeaderValue;
+use zeroize::Zeroizing;
 
 use super::JwtLoginBuilder;
 use crate::credentials::LocalUsers;
 use crate::error::BuildError;
-use crate::keys::{HmacKey, KeySet};
-use crate::server::{HashSlots, JwtLoginLayer, Routes, SessionBounds, Shared};
+use crate::keys::{HmacKey, KeySet, MIN_SECRET_LEN};
+use crate::server::{HashSlots, JwtLoginLayer, LoopbackUser, Routes, SessionBounds, Shared};
 use crate::store::{MemoryStore, Store};
 use crate::throttle::Throttle;
 use crate::token::{TokenCache, TokenIssuer, TokenVerifier};
@@ -60,7 +61,10 @@ impl JwtLoginBuilder {
             access_lifetime: lifetimes.access,
             refresh_lifetime: lifetimes.refresh,
             body_limit,
-            loopback_bypass: self.loopback_bypass,
+            loopback_bypass: self.loopback_bypass.then(|| LoopbackUser {
+                realm: self.realm.clone().into_boxed_str(),
+                username: self.users[0].0.clone().into_boxed_str(),
+            }),
             www_authenticate_missing: missing,
             www_authenticate_invalid: invalid,
             #[cfg(feature = "jwks")]
@@ -169,22 +173,30 @@ impl JwtLoginBuilder {
         self.throttle.clone().build()
     }
 
-    /// The signing key (`secret` or `signing_key`, not both; a random one if neither) and the
-    /// previous keys, which need the signing key to have an id.
+    /// The signing key (one of `secret`, `signing_key` and `datarhei_key`; a random one if
+    /// none) and the previous keys, which need the signing key to have an id.
     pub(super) fn keys(&self) -> Result<KeySet, BuildError> {
-        let signing = match (&self.secret, &self.signing_key) {
-            (Some(_), Some(_)) => return Err(BuildError::ConflictingKeys),
-            (Some(secret), None) => HmacKey::new(secret)?,
-            (None, Some((kid, secret))) => HmacKey::with_kid(kid, secret)?,
-            (None, None) if !self.previous_keys.is_empty() => {
-                return Err(BuildError::PreviousKeyNeedsKeyId);
-            }
-            (None, None) => {
-                tracing::info!(
-                    "no JWT secret configured: using a random key; tokens will not survive a restart"
-                );
-                HmacKey::random()
-            }
+        let configured = [
+            self.secret.is_some(),
+            self.signing_key.is_some(),
+            self.datarhei_secret.is_some(),
+        ];
+        if configured.iter().filter(|set| **set).count() > 1 {
+            return Err(BuildError::ConflictingKeys);
+        }
+        let signing = if let Some(secret) = &self.secret {
+            HmacKey::new(secret)?
+        } else if let Some((kid, secret)) = &self.signing_key {
+            HmacKey::with_kid(kid, secret)?
+        } else if let Some(secret) = &self.datarhei_secret {
+            HmacKey::new(&self.datarhei_key_bytes(secret)?)?
+        } else if !self.previous_keys.is_empty() {
+            return Err(BuildError::PreviousKeyNeedsKeyId);
+        } else {
+            tracing::info!(
+                "no JWT secret configured: using a random key; tokens will not survive a restart"
+            );
+            HmacKey::random()
         };
         let previous = self
             .previous_keys
@@ -192,6 +204,33 @@ impl JwtLoginBuilder {
             .map(|(kid, secret)| HmacKey::with_kid(kid, secret))
             .collect::<Result<Vec<_>, _>>()?;
         KeySet::new(signing, previous)
+    }
+
+    /// datarhei Core's key: the first user's name, password and `secret`, end to end.
+    fn datarhei_key_bytes(&self, secret: &[u8]) -> Result<Zeroizing<Vec<u8>>, BuildError> {
+        if secret.is_empty() {
+            return Err(BuildError::EmptyDatarheiSecret);
+        }
+        let (username, password) = self.users.first().ok_or(BuildError::NoUsers)?;
+        let password =
+            password
+                .plain_text()
+                .ok_or_else(|| BuildError::DatarheiKeyNeedsPlainPassword {
+                    username: username.clone(),
+                })?;
+        let mut key = Zeroizing::new(Vec::with_capacity(
+            username.len() + password.len() + secret.len(),
+        ));
+        key.extend_from_slice(username.as_bytes());
+        key.extend_from_slice(password.as_bytes());
+        key.extend_from_slice(secret);
+        if key.len() < MIN_SECRET_LEN {
+            return Err(BuildError::DatarheiKeyTooShort {
+                len: key.len(),
+                secret_len: secret.len(),
+            });
+        }
+        Ok(key)
     }
 
     /// Each tenant on its own. The layer's build checks them again as a whole, with the client

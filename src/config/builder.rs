@@ -35,6 +35,7 @@ pub struct JwtLoginBuilder {
     pub(super) users: Vec<(String, Password)>,
     pub(super) secret: Option<Zeroizing<Vec<u8>>>,
     pub(super) signing_key: Option<(String, Zeroizing<Vec<u8>>)>,
+    pub(super) datarhei_secret: Option<Zeroizing<Vec<u8>>>,
     pub(super) previous_keys: Vec<(String, Zeroizing<Vec<u8>>)>,
     pub(super) access_lifetime: Duration,
     pub(super) refresh_lifetime: Duration,
@@ -70,6 +71,7 @@ impl Default for JwtLoginBuilder {
             users: Vec::new(),
             secret: None,
             signing_key: None,
+            datarhei_secret: None,
             previous_keys: Vec::new(),
             access_lifetime: Duration::from_secs(600),
             refresh_lifetime: Duration::from_secs(86_400),
@@ -115,6 +117,37 @@ impl JwtLoginBuilder {
     /// working when the process ends, and replicas cannot verify each other's tokens.
     pub fn secret(mut self, secret: impl AsRef<[u8]>) -> Self {
         self.secret = Some(Zeroizing::new(secret.as_ref().to_vec()));
+        self
+    }
+
+    /// Signs and verifies tokens with datarhei Core's key: the first configured user's name,
+    /// that user's password and `secret`, put end to end in this order (datarhei Core's
+    /// `app/api/api.go`). Instead of [`secret`](Self::secret) and
+    /// [`signing_key`](Self::signing_key).
+    ///
+    /// With the username, the password and the JWT secret of a datarhei Core deployment, the
+    /// tokens its clients hold stay valid across the switch, and both can verify each other's
+    /// tokens. Changing the password changes the key, as in datarhei Core: every token issued
+    /// before is refused.
+    ///
+    /// The first user must have a [plain](Password::plain) password (a hash cannot give the
+    /// key back), the secret must not be empty (datarhei Core uses a random key then: leave
+    /// this option out for that), and the key must be at least 32 bytes long, like any other;
+    /// [`build`](Self::build) names what is missing. A key too short is fixed with a longer
+    /// secret, which changes the key: tokens issued before are refused, once.
+    ///
+    /// ```
+    /// use tower_jwt_login::{JwtLoginLayer, Password};
+    ///
+    /// // The key is "admin" + "correct horse battery staple" + "datarhei-secret".
+    /// let layer = JwtLoginLayer::builder()
+    ///     .user("admin", Password::plain("correct horse battery staple"))
+    ///     .datarhei_key("datarhei-secret")
+    ///     .build()?;
+    /// # Ok::<_, tower_jwt_login::BuildError>(())
+    /// ```
+    pub fn datarhei_key(mut self, secret: impl AsRef<[u8]>) -> Self {
+        self.datarhei_secret = Some(Zeroizing::new(secret.as_ref().to_vec()));
         self
     }
 
@@ -350,6 +383,13 @@ impl JwtLoginBuilder {
     /// Lets requests whose connection comes from a loopback address through protected routes
     /// without a token (datarhei Core's `disable_localhost`). Default is `false`.
     ///
+    /// Such a request is authenticated as the first configured user, on protected and
+    /// optional-auth routes alike: the inner service finds [`Claims`](crate::Claims) with that
+    /// user as `sub`, so a handler answers it as it answers that user (datarhei Core's `GET
+    /// /api` gives its full answer). No token was issued for them: their `jti` is empty, `iat`
+    /// and `exp` are the time of the request and `exi` is 0. A token the request carries is not
+    /// read.
+    ///
     /// The peer address is read from the connection, through the request extension
     /// [`PeerAddr`](crate::PeerAddr) (or axum's `ConnectInfo<SocketAddr>` with the `axum`
     /// feature), never from a header such as `X-Forwarded-For`. A request without either is
@@ -367,6 +407,10 @@ impl fmt::Debug for JwtLoginBuilder {
             .field("realm", &self.realm)
             .field("users", &self.users)
             .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
+            .field(
+                "datarhei_key",
+                &self.datarhei_secret.as_ref().map(|_| "[redacted]"),
+            )
             .field(
                 "signing_key",
                 &self

@@ -35,6 +35,7 @@ use crate::throttle::LoginThrottle;
 /// | `users` | array of `{"username", "password"}` or `{"username", "password_hash"}` (argon2id PHC) | [`user`](JwtLoginBuilder::user) |
 /// | `secret` | string, at least 32 bytes | [`secret`](JwtLoginBuilder::secret) |
 /// | `signing_key` | `{"kid", "secret"}`, instead of `secret` | [`signing_key`](JwtLoginBuilder::signing_key) |
+/// | `datarhei_key` | string: datarhei Core's JWT secret, instead of `secret` | [`datarhei_key`](JwtLoginBuilder::datarhei_key) |
 /// | `previous_keys` | array of `{"kid", "secret"}` | [`previous_key`](JwtLoginBuilder::previous_key) |
 /// | `access_token_lifetime_seconds` | integer | [`access_token_lifetime`](JwtLoginBuilder::access_token_lifetime) |
 /// | `refresh_token_lifetime_seconds` | integer | [`refresh_token_lifetime`](JwtLoginBuilder::refresh_token_lifetime) |
@@ -81,38 +82,42 @@ use crate::throttle::LoginThrottle;
 /// assert_eq!(config.build().unwrap_err().field(), Some("secret"));
 /// # Ok::<_, Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JwtLoginConfig {
-    realm: Option<String>,
+    pub(super) realm: Option<String>,
     #[serde(default)]
-    users: Vec<UserEntry>,
-    secret: Option<Secret>,
-    signing_key: Option<KeySettings>,
+    pub(super) users: Vec<UserEntry>,
+    pub(super) secret: Option<Secret>,
+    pub(super) signing_key: Option<KeySettings>,
+    pub(super) datarhei_key: Option<Secret>,
     #[serde(default)]
-    previous_keys: Vec<KeySettings>,
-    access_token_lifetime_seconds: Option<u64>,
-    refresh_token_lifetime_seconds: Option<u64>,
-    leeway_seconds: Option<u64>,
-    login_path: Option<String>,
-    refresh_path: Option<String>,
-    logout_path: Option<String>,
-    protected_prefixes: Option<Vec<String>>,
+    pub(super) previous_keys: Vec<KeySettings>,
+    pub(super) access_token_lifetime_seconds: Option<u64>,
+    pub(super) refresh_token_lifetime_seconds: Option<u64>,
+    pub(super) leeway_seconds: Option<u64>,
+    pub(super) login_path: Option<String>,
+    pub(super) refresh_path: Option<String>,
+    pub(super) logout_path: Option<String>,
+    pub(super) protected_prefixes: Option<Vec<String>>,
     #[serde(default)]
-    optional_auth_paths: Vec<String>,
-    login_body_limit_bytes: Option<usize>,
-    loopback_bypass: Option<bool>,
-    login_throttle: Option<ThrottleSettings>,
-    refresh_token_rotation: Option<bool>,
-    refresh_token_reuse_grace_seconds: Option<u64>,
-    max_sessions_per_user: Option<usize>,
-    max_revocations_per_user: Option<usize>,
-    validated_token_cache_slots: Option<usize>,
-    max_concurrent_password_hashes: Option<usize>,
-    store: Option<StoreSettings>,
+    pub(super) optional_auth_paths: Vec<String>,
+    pub(super) login_body_limit_bytes: Option<usize>,
+    pub(super) loopback_bypass: Option<bool>,
+    pub(super) login_throttle: Option<ThrottleSettings>,
+    pub(super) refresh_token_rotation: Option<bool>,
+    pub(super) refresh_token_reuse_grace_seconds: Option<u64>,
+    pub(super) max_sessions_per_user: Option<usize>,
+    pub(super) max_revocations_per_user: Option<usize>,
+    pub(super) validated_token_cache_slots: Option<usize>,
+    pub(super) max_concurrent_password_hashes: Option<usize>,
+    pub(super) store: Option<StoreSettings>,
     #[cfg(feature = "jwks")]
     #[serde(default)]
-    tenants: Vec<TenantSettings>,
+    pub(super) tenants: Vec<TenantSettings>,
+    /// Read by [`from_env`](Self::from_env): an error names the variable, not the field.
+    #[serde(skip)]
+    pub(super) from_env: bool,
 }
 
 impl JwtLoginConfig {
@@ -152,16 +157,23 @@ impl JwtLoginConfig {
     {
         #[cfg(feature = "jwks")]
         let has_tenants = !self.tenants.is_empty();
-        let builder = self.into_builder()?;
-        customize(builder).build().map_err(|error| {
-            let field = match error {
-                BuildError::NoUsers => Some("users"),
-                #[cfg(feature = "jwks")]
-                BuildError::NoJwksClient if has_tenants => Some("tenants"),
-                _ => None,
-            };
-            ConfigError::new(field.map(str::to_owned), error)
-        })
+        let from_env = self.from_env;
+        let built = self.into_builder().and_then(|builder| {
+            customize(builder).build().map_err(|error| {
+                let field = match error {
+                    BuildError::NoUsers => Some("users"),
+                    #[cfg(feature = "jwks")]
+                    BuildError::NoJwksClient if has_tenants => Some("tenants"),
+                    _ => None,
+                };
+                ConfigError::new(field.map(str::to_owned), error)
+            })
+        });
+        if from_env {
+            built.map_err(super::env::name_variable)
+        } else {
+            built
+        }
     }
 
     /// Sets every field on a builder, in an order where a field's check only depends on fields
@@ -180,7 +192,12 @@ impl JwtLoginConfig {
                 JwtLoginBuilder::users,
             )?;
         }
-        fill.keys(self.secret, self.signing_key, self.previous_keys)?;
+        fill.keys(
+            self.secret,
+            self.signing_key,
+            self.datarhei_key,
+            self.previous_keys,
+        )?;
         if let Some(seconds) = self.access_token_lifetime_seconds {
             let set = |b: JwtLoginBuilder| b.access_token_lifetime(Duration::from_secs(seconds));
             fill.set(

@@ -48,12 +48,13 @@ impl Filling {
         }
     }
 
-    /// `secret`, `signing_key`, then each of `previous_keys`, each checked with the keys set
-    /// before it.
+    /// `secret`, `signing_key`, `datarhei_key`, then each of `previous_keys`, each checked with
+    /// the keys set before it.
     pub(super) fn keys(
         &mut self,
         secret: Option<Secret>,
         signing_key: Option<KeySettings>,
+        datarhei_key: Option<Secret>,
         previous_keys: Vec<KeySettings>,
     ) -> Result<(), ConfigError> {
         if let Some(secret) = &secret {
@@ -67,6 +68,15 @@ impl Filling {
                 set,
                 JwtLoginBuilder::keys,
             )?;
+        }
+        if let Some(secret) = &datarhei_key {
+            let set = |b: JwtLoginBuilder| b.datarhei_key(secret.as_bytes());
+            // The key needs the first user, which `build_with` may still add.
+            let check = |b: &JwtLoginBuilder| match b.keys() {
+                Err(BuildError::NoUsers) => Ok(()),
+                other => other.map(drop),
+            };
+            self.set("datarhei_key", set, check)?;
         }
         for (i, key) in previous_keys.iter().enumerate() {
             let set = |b: JwtLoginBuilder| b.previous_key(key.kid.as_str(), key.secret.as_bytes());

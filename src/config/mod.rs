@@ -5,12 +5,14 @@
 //! - `builder`: the settings and their defaults;
 //! - `build`: one check per part of the configuration, and the layer made from what passed;
 //! - `file`: [`JwtLoginConfig`], the configuration file's form;
+//! - `env`: the same configuration from datarhei Core's environment variables;
 //! - `fill`: how it sets the builder field by field, running the check of what each field feeds
 //!   as soon as it is set, so that an error names the field;
 //! - `settings`: the types of the file's sections (users, keys, throttle, store, tenants).
 
 mod build;
 mod builder;
+mod env;
 mod file;
 mod fill;
 #[cfg(feature = "jwks")]

@@ -22,6 +22,11 @@ use crate::error::ConfigError;
 pub(super) struct Secret(Zeroizing<String>);
 
 impl Secret {
+    /// A secret read from elsewhere than a file (the environment).
+    pub(super) fn new(secret: String) -> Self {
+        Self(Zeroizing::new(secret))
+    }
+
     /// The secret's bytes, to hand to the builder (which copies them into zeroed memory).
     pub(super) fn as_bytes(&self) -> &[u8] {
         self.0.as_bytes()

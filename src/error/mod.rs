@@ -43,9 +43,27 @@ pub enum BuildError {
     /// Previous keys were configured without a signing key that has an id: with several keys,
     /// every token must name its key.
     PreviousKeyNeedsKeyId,
-    /// Both [`secret`](crate::JwtLoginBuilder::secret) and
-    /// [`signing_key`](crate::JwtLoginBuilder::signing_key) were configured.
+    /// More than one of [`secret`](crate::JwtLoginBuilder::secret),
+    /// [`signing_key`](crate::JwtLoginBuilder::signing_key) and
+    /// [`datarhei_key`](crate::JwtLoginBuilder::datarhei_key) were configured.
     ConflictingKeys,
+    /// [`datarhei_key`](crate::JwtLoginBuilder::datarhei_key) was given an empty secret:
+    /// datarhei Core signs with a random key then, which is what leaving the option out does.
+    EmptyDatarheiSecret,
+    /// [`datarhei_key`](crate::JwtLoginBuilder::datarhei_key) needs the first user's password
+    /// in plain text, and it is a hash.
+    DatarheiKeyNeedsPlainPassword {
+        /// The first configured user.
+        username: String,
+    },
+    /// The key [`datarhei_key`](crate::JwtLoginBuilder::datarhei_key) derives (username,
+    /// password and secret, end to end) is shorter than 32 bytes.
+    DatarheiKeyTooShort {
+        /// The length of the derived key, in bytes.
+        len: usize,
+        /// The length of the secret part of it, in bytes.
+        secret_len: usize,
+    },
     /// A user was configured with an empty password.
     EmptyPassword {
         /// The user whose password is empty.
@@ -124,9 +142,21 @@ impl fmt::Display for BuildError {
             Self::PreviousKeyNeedsKeyId => f.write_str(
                 "previous keys need a signing key with an id (signing_key), not a plain secret",
             ),
-            Self::ConflictingKeys => {
-                f.write_str("configure either a secret or a signing key, not both")
-            }
+            Self::ConflictingKeys => f.write_str(
+                "configure one of a secret, a signing key and a datarhei key, not several",
+            ),
+            Self::EmptyDatarheiSecret => f.write_str(
+                "the datarhei key needs a non-empty JWT secret; without one, leave it out for a random key",
+            ),
+            Self::DatarheiKeyNeedsPlainPassword { username } => write!(
+                f,
+                "the datarhei key is derived from the first user's password, and {username:?} has a password hash: give that user a plain password, or use a secret of your own"
+            ),
+            Self::DatarheiKeyTooShort { len, secret_len } => write!(
+                f,
+                "the datarhei key (username + password + JWT secret) is {len} bytes long; at least 32 bytes are required: make the JWT secret at least {} bytes long (tokens issued with the old key are then refused, once)",
+                secret_len + crate::keys::MIN_SECRET_LEN.saturating_sub(*len)
+            ),
             Self::DuplicateUser { username } => {
                 write!(f, "the user {username:?} is configured more than once")
             }
@@ -173,7 +203,9 @@ impl fmt::Display for BuildError {
 impl std::error::Error for BuildError {}
 
 /// An error in a [`JwtLoginConfig`](crate::JwtLoginConfig): the [`BuildError`], and the
-/// configuration field that caused it, such as `users[1].password` or `protected_prefixes[0]`.
+/// configuration field that caused it, such as `users[1].password` or `protected_prefixes[0]`,
+/// or the environment variable for a configuration read by
+/// [`from_env`](crate::JwtLoginConfig::from_env).
 ///
 /// `Display` writes `` `field`: `` and then the build error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,7 +220,9 @@ impl ConfigError {
     }
 
     /// The configuration field at fault, as a path: `secret`, `users[1].password`,
-    /// `login_throttle.window_seconds`, `tenants[0]`. `None` when the error comes from what
+    /// `login_throttle.window_seconds`, `tenants[0]`; for a configuration read by
+    /// [`from_env`](crate::JwtLoginConfig::from_env), the variable that set it, such as
+    /// `CORE_API_AUTH_JWT_SECRET`. `None` when the error comes from what
     /// [`build_with`](crate::JwtLoginConfig::build_with) set on the builder.
     #[must_use]
     pub fn field(&self) -> Option<&str> {
@@ -210,6 +244,83 @@ impl fmt::Display for ConfigError {
         }
     }
 }
+
+/// An environment variable read by [`JwtLoginConfig::from_env`](crate::JwtLoginConfig::from_env)
+/// that cannot configure the layer. What the builder refuses is reported later, by `build`, as a
+/// [`ConfigError`] that names the variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EnvError {
+    /// `CORE_API_AUTH_ENABLE` is false. datarhei Core then serves its whole API to anybody;
+    /// the layer does not silently turn into a pass-through. An app that means it matches this
+    /// error and leaves the layer out.
+    AuthDisabled,
+    /// A required variable is unset or empty.
+    Missing {
+        /// The variable.
+        variable: &'static str,
+    },
+    /// A variable's value is not of its type (a boolean as Go's `strconv.ParseBool` reads
+    /// one, or a whole number).
+    InvalidValue {
+        /// The variable.
+        variable: &'static str,
+        /// Its value (only variables that hold no secret are reported with their value).
+        value: String,
+        /// What was expected.
+        expected: &'static str,
+    },
+    /// A variable is set that needs a feature this build does not have.
+    FeatureMissing {
+        /// The variable.
+        variable: &'static str,
+        /// The Cargo feature it needs.
+        feature: &'static str,
+    },
+    /// Two variables that exclude each other are both set.
+    Conflicting {
+        /// The variable that cannot be used with the other.
+        variable: &'static str,
+        /// The other one.
+        other: &'static str,
+    },
+    /// An entry of `CORE_API_AUTH_AUTH0_TENANTS` is not in datarhei Core's format.
+    InvalidTenant {
+        /// The entry's position in the list, from 0.
+        index: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl fmt::Display for EnvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::AuthDisabled => f.write_str(
+                "CORE_API_AUTH_ENABLE is false: datarhei Core would serve its API without authentication, and the layer does not turn into a pass-through; unset it (or set it to true), or leave the layer out",
+            ),
+            Self::Missing { variable } => write!(f, "{variable} must be set"),
+            Self::InvalidValue {
+                variable,
+                value,
+                expected,
+            } => write!(f, "{variable}={value:?}: expected {expected}"),
+            Self::FeatureMissing { variable, feature } => write!(
+                f,
+                "{variable} is set, but this build lacks the `{feature}` feature: build with --features {feature}"
+            ),
+            Self::Conflicting { variable, other } => {
+                write!(f, "{variable} cannot be used with {other}: unset one of them")
+            }
+            Self::InvalidTenant { index, reason } => write!(
+                f,
+                "CORE_API_AUTH_AUTH0_TENANTS: tenant {index}: {reason}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for EnvError {}
 
 // Like `serde_path_to_error`: the build error's message is part of `Display`, so it is not
 // returned again as the source.

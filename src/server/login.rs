@@ -16,10 +16,53 @@ use crate::error::Rejection;
 use crate::observe::{self, LoginOutcome};
 use crate::peer::peer_addr;
 
-#[derive(Deserialize)]
+/// `{"username", "password"}`, with the member names matched regardless of ASCII case, as Go's
+/// `encoding/json` matches them for datarhei Core (`{"Username": ..., "PASSWORD": ...}` logs in
+/// there). A member given twice, in any case, is refused rather than resolved: which of the two
+/// counts is exactly what two parsers disagree on.
 struct LoginBody {
     username: String,
     password: String,
+}
+
+impl<'de> Deserialize<'de> for LoginBody {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(LoginBodyVisitor)
+    }
+}
+
+struct LoginBodyVisitor;
+
+impl<'de> serde::de::Visitor<'de> for LoginBodyVisitor {
+    type Value = LoginBody;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object with a username and a password")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<LoginBody, A::Error> {
+        use serde::de::{Error as _, IgnoredAny};
+        let mut username: Option<String> = None;
+        let mut password: Option<String> = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let slot = if key.eq_ignore_ascii_case("username") {
+                &mut username
+            } else if key.eq_ignore_ascii_case("password") {
+                &mut password
+            } else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            if slot.is_some() {
+                return Err(A::Error::custom("a login field is given twice"));
+            }
+            *slot = Some(map.next_value()?);
+        }
+        Ok(LoginBody {
+            username: username.ok_or_else(|| A::Error::missing_field("username"))?,
+            password: password.ok_or_else(|| A::Error::missing_field("password"))?,
+        })
+    }
 }
 
 pub(crate) async fn login<B>(shared: Arc<Shared>, request: Request<B>) -> OwnResponse
@@ -198,8 +241,9 @@ fn is_json(headers: &HeaderMap) -> Option<bool> {
     Some(essence.is_some_and(|e| e.eq_ignore_ascii_case("application/json")))
 }
 
-/// The body as a JSON object with string `username` and `password` (other members are ignored;
-/// duplicates are refused by serde), whether or not they are empty.
+/// The body as a JSON object with string `username` and `password` in any ASCII case (other
+/// members are ignored; a field given twice, in any case, is refused), whether or not they are
+/// empty.
 fn parse_object(body: &[u8]) -> Option<LoginBody> {
     // serde would also read `["name", "password"]` into the struct; only an object is a login.
     if body.trim_ascii_start().first() != Some(&b'{') {
@@ -271,6 +315,16 @@ mod tests {
                 parse_object(body).filter(LoginBody::is_complete).is_none(),
                 "{body:?}"
             );
+        }
+        // Field names in any case, as Go's encoding/json reads them; twice in any case refused.
+        let ok = parse_object(br#"{"Username":"a","PASSWORD":"b"}"#).unwrap();
+        assert_eq!((ok.username.as_str(), ok.password.as_str()), ("a", "b"));
+        for body in [
+            &br#"{"username":"a","Username":"c","password":"b"}"#[..],
+            br#"{"username":"a","password":"b","passworD":"b"}"#,
+            br#"{"USERNAME":"a","username":"a","password":"b"}"#,
+        ] {
+            assert!(parse_object(body).is_none(), "{body:?}");
         }
         // What datarhei's Go client sends with an Auth0 token: blank, not malformed.
         let blank = parse_object(b"{\"username\":\"\",\"password\":\"\"}\n").unwrap();

@@ -20,4 +20,4 @@ pub use layer::JwtLoginLayer;
 pub(crate) use password::HashSlots;
 pub(crate) use routes::Routes;
 pub use service::JwtLogin;
-pub(crate) use shared::{SessionBounds, Shared};
+pub(crate) use shared::{LoopbackUser, SessionBounds, Shared};

@@ -100,7 +100,8 @@ impl<S> JwtLogin<S> {
         match route {
             Route::PassThrough => ResponseFuture::inner(self.inner.call(request)),
             Route::Protected => {
-                if shared.bypasses(&request) {
+                if let Some(claims) = shared.loopback_claims(&request) {
+                    request.extensions_mut().insert(claims);
                     return ResponseFuture::inner(self.inner.call(request));
                 }
                 match shared.authenticate(request.headers(), TokenUse::Access) {
@@ -112,7 +113,10 @@ impl<S> JwtLogin<S> {
                 }
             }
             Route::Optional => {
-                if let Ok(claims) = shared.authenticate(request.headers(), TokenUse::Access) {
+                if let Some(claims) = shared.loopback_claims(&request) {
+                    request.extensions_mut().insert(claims);
+                } else if let Ok(claims) = shared.authenticate(request.headers(), TokenUse::Access)
+                {
                     request.extensions_mut().insert(claims);
                 }
                 ResponseFuture::inner(self.inner.call(request))

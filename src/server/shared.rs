@@ -22,6 +22,15 @@ pub(crate) struct SessionBounds {
     pub(crate) reuse_grace_ms: i64,
 }
 
+/// The loopback bypass: the claims a request from a loopback peer carries downstream.
+#[derive(Debug)]
+pub(crate) struct LoopbackUser {
+    /// The realm, the claims' `iss`.
+    pub(crate) realm: Box<str>,
+    /// The first configured user, the claims' `sub`.
+    pub(crate) username: Box<str>,
+}
+
 /// The state every clone of the layer and its services shares, behind one `Arc`.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -32,7 +41,8 @@ pub(crate) struct Shared {
     pub(crate) access_lifetime: i64,
     pub(crate) refresh_lifetime: i64,
     pub(crate) body_limit: usize,
-    pub(crate) loopback_bypass: bool,
+    /// Whom a request from a loopback peer is taken to be; `None` when the bypass is off.
+    pub(crate) loopback_bypass: Option<LoopbackUser>,
     pub(crate) www_authenticate_missing: HeaderValue,
     pub(crate) www_authenticate_invalid: HeaderValue,
     /// The identity provider tenants whose tokens log in, and whose subjects are known users.
@@ -151,8 +161,28 @@ impl Shared {
     /// `::ffff:127.0.0.1`, which `Ipv6Addr::is_loopback` does not count (only `::1`), while the
     /// throttle already counts it as the IPv4 address it is.
     pub(crate) fn bypasses<B>(&self, request: &Request<B>) -> bool {
-        self.loopback_bypass
+        self.loopback_bypass.is_some()
             && peer_addr(request).is_some_and(|addr| addr.ip().to_canonical().is_loopback())
+    }
+
+    /// The claims a request gets from the loopback bypass, when it bypasses: the configured
+    /// user's, issued by nobody (`jti` empty, `iat` = `exp` = now, `exi` 0). The token, if any,
+    /// is not read.
+    pub(crate) fn loopback_claims<B>(&self, request: &Request<B>) -> Option<Claims> {
+        let user = self.loopback_bypass.as_ref()?;
+        if !self.bypasses(request) {
+            return None;
+        }
+        let now = token::now();
+        Some(Claims::new(
+            &user.realm,
+            &user.username,
+            TokenUse::Access,
+            now,
+            now,
+            0,
+            "",
+        ))
     }
 }
 

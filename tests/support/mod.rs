@@ -20,7 +20,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tower::{Layer as _, ServiceExt as _};
-use tower_jwt_login::{Claims, JwtLoginBuilder, JwtLoginLayer, Password, PeerAddr};
+use tower_jwt_login::{Claims, JwtLoginBuilder, JwtLoginConfig, JwtLoginLayer, Password, PeerAddr};
 
 pub const SECRET: &str = "an integration test secret of 40 bytes!!";
 pub const USER: &str = "admin";
@@ -33,6 +33,16 @@ pub fn builder() -> JwtLoginBuilder {
         .user(USER, Password::plain(PASSWORD))
         .secret(SECRET)
         .optional_auth_path("/api")
+}
+
+/// The layer from the environment variables `lookup` finds (`JwtLoginConfig::from_lookup`), as
+/// the examples build it; an error starts with the variable at fault.
+pub fn layer_from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<JwtLoginLayer, String> {
+    let config = JwtLoginConfig::from_lookup(lookup).map_err(|error| error.to_string())?;
+    config.build().map_err(|error| match error.field() {
+        Some(variable) => format!("{variable}: {}", error.build_error()),
+        None => error.to_string(),
+    })
 }
 
 /// Which server stack to put the layer in front of.
