@@ -22,7 +22,18 @@ pub fn from_env() -> Result<(JwtLoginLayer, SocketAddr, Limits), Box<dyn std::er
         .parse()
         .map_err(|e| format!("CORE_ADDRESS={address:?} is not an address: {e}"))?;
     let limits = Limits::from_lookup(env)?;
-    let layer = JwtLoginConfig::from_env()?.build()?;
+    // The library requires a password, as datarhei Core does; the example makes one up, so that
+    // `cargo run --example ...` works with nothing set.
+    let generated = env("CORE_API_AUTH_PASSWORD").is_none().then(|| {
+        let password = uuid::Uuid::new_v4().simple().to_string();
+        println!("CORE_API_AUTH_PASSWORD is not set; generated password: {password}");
+        password
+    });
+    let layer = JwtLoginConfig::from_lookup(|name| match (name, &generated) {
+        ("CORE_API_AUTH_PASSWORD", Some(password)) => Some(password.clone()),
+        _ => std::env::var(name).ok(),
+    })?
+    .build()?;
     let username = env("CORE_API_AUTH_USERNAME").unwrap_or_else(|| "admin".to_owned());
     println!("listening on http://{address}");
     println!(
