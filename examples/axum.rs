@@ -15,10 +15,12 @@ use axum::{Extension, Json, Router};
 use tower::Layer as _;
 use tower_jwt_login::Claims;
 
-/// The app as it was before authentication: it knows nothing of tokens, only of `Claims`.
-fn app() -> Router {
+/// The app as it was before authentication: it knows nothing of tokens, only of `Claims`. It
+/// serves the layer's OpenAPI document (`openapi`) beside its own routes.
+fn app(openapi: serde_json::Value) -> Router {
     Router::new()
         .route("/api", get(about))
+        .route("/api/openapi.json", get(|| async move { Json(openapi) }))
         .route(
             "/api/v3/ping",
             get(|| async { Json(serde_json::json!({ "ping": "pong" })) }),
@@ -43,7 +45,7 @@ async fn whoami(claims: Claims) -> Json<serde_json::Value> {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     common::init_tracing();
     let (layer, address, limits) = common::from_env()?;
-    let app = app().layer(layer);
+    let app = app(layer.openapi()).layer(layer);
 
     let listener = tokio::net::TcpListener::bind(address).await?;
     // The serve loop of common/serve.rs rather than `axum::serve`, which has no header-read or

@@ -22,7 +22,10 @@ use tower_jwt_login::Claims;
 
 /// The app: a plain function of the request. The layer has put the verified claims into the
 /// extensions of every request below `/api/v3`.
-async fn app(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn app(
+    request: Request<Incoming>,
+    openapi: Bytes,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let claims = request.extensions().get::<Claims>();
     let json = |value: serde_json::Value| {
         Response::builder()
@@ -37,6 +40,11 @@ async fn app(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infall
             Response::new(Full::new(Bytes::from_static(b"pong")))
         }
         (&Method::GET, "/api") => json(common::about(claims)),
+        // The layer's own routes, described for tools (`JwtLoginLayer::openapi`).
+        (&Method::GET, "/api/openapi.json") => Response::builder()
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Full::new(openapi))
+            .expect("valid response"),
         (&Method::GET, "/api/v3/rtmp") => json(serde_json::json!([])),
         (&Method::GET, "/api/v3/whoami") => json(serde_json::json!({
             "username": claims.map(Claims::sub),
@@ -53,7 +61,10 @@ async fn app(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infall
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     common::init_tracing();
     let (layer, address, limits) = common::from_env()?;
-    let service = layer.layer(tower::service_fn(app));
+    let openapi = Bytes::from(layer.openapi().to_string());
+    let service = layer.layer(tower::service_fn(move |request| {
+        app(request, openapi.clone())
+    }));
 
     let listener = tokio::net::TcpListener::bind(address).await?;
     // Timeouts, a connection cap and an accept loop that survives errors: see common/serve.rs.

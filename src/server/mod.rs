@@ -6,6 +6,7 @@ mod future;
 mod layer;
 mod login;
 mod logout;
+mod openapi;
 mod password;
 mod refresh;
 mod response;

@@ -63,6 +63,11 @@ impl Routes {
         })
     }
 
+    /// The paths the layer answers itself: login, refresh, logout.
+    pub(crate) fn own(&self) -> [&str; 3] {
+        [&self.login, &self.refresh, &self.logout]
+    }
+
     /// Classifies a request path (without the query string).
     ///
     /// Inlined into the service's `call`: this runs for every request, including the ones the
