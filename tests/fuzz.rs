@@ -978,11 +978,18 @@ fn login_bodies_log_in_exactly_with_the_credentials() {
                     return Ok(Verdict::Refused);
                 }
                 Some(members) => {
-                    let count = |name: &str| members.iter().filter(|((n, _), _)| n == name).count();
+                    // Member names match in any ASCII case, as Go's encoding/json reads them for
+                    // datarhei Core; the same name twice, in any case, is malformed.
+                    let count = |name: &str| {
+                        members
+                            .iter()
+                            .filter(|((n, _), _)| n.eq_ignore_ascii_case(name))
+                            .count()
+                    };
                     let value = |name: &str| {
                         members
                             .iter()
-                            .find(|((n, _), _)| n == name)
+                            .find(|((n, _), _)| n.eq_ignore_ascii_case(name))
                             .and_then(|(_, v)| v.string.clone())
                     };
                     let (user, password) = (value("username"), value("password"));
