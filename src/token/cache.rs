@@ -24,6 +24,8 @@
 
 use std::sync::{Mutex, PoisonError};
 
+use subtle::ConstantTimeEq as _;
+
 use super::Claims;
 
 /// Longer tokens are verified every time and never stored. Ours are about 350 bytes.
@@ -87,8 +89,11 @@ impl TokenCache {
         let slot = self.slot(token)?;
         let entry = slot.lock().unwrap_or_else(PoisonError::into_inner);
         let entry = entry.as_ref()?;
-        (constant_time_eq(&entry.token, token) && times_ok(&entry.claims, entry.nbf))
-            .then(|| entry.claims.clone())
+        // In constant time over the bytes (the lengths are not secret: every token of this
+        // crate has about the same), so that timing how much of a guess matches cannot reveal a
+        // stored token a byte at a time.
+        let equal = entry.token.len() == token.len() && bool::from(entry.token.ct_eq(token));
+        (equal && times_ok(&entry.claims, entry.nbf)).then(|| entry.claims.clone())
     }
 
     /// Stores a token that has just passed every check, in place of what its slot held.
@@ -117,44 +122,6 @@ impl std::fmt::Debug for TokenCache {
             .field("slots", &self.slots.len())
             .finish_non_exhaustive()
     }
-}
-
-/// Whether `a` and `b` are equal, in a time that depends only on their lengths (which are not
-/// secret: every token of this crate has about the same).
-///
-/// Four running differences, one per 8-byte word of each 32-byte block, all passed through
-/// `black_box` after every block: from then on the compiler knows nothing of their values, so
-/// it cannot tell that a difference, once set, decides the answer, and cannot add an early
-/// exit. A barrier on one running difference after every word (the first version) chained
-/// each word to the last through memory, a third of a cache hit (BENCHMARKS.md); `subtle`'s
-/// slice comparison puts one on every byte.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let ((a_blocks, a_rest), (b_blocks, b_rest)) = (a.as_chunks::<32>(), b.as_chunks::<32>());
-    let mut diff = [0u64; 4];
-    for (x, y) in a_blocks.iter().zip(b_blocks) {
-        diff = std::hint::black_box(or_differences(diff, x.as_chunks().0, y.as_chunks().0));
-    }
-    // What is left: up to three words, one lane each, then up to seven bytes.
-    let ((a_words, a_bytes), (b_words, b_bytes)) =
-        (a_rest.as_chunks::<8>(), b_rest.as_chunks::<8>());
-    diff = std::hint::black_box(or_differences(diff, a_words, b_words));
-    for (x, y) in a_bytes.iter().zip(b_bytes) {
-        diff[0] = std::hint::black_box(diff[0] | u64::from(x ^ y));
-    }
-    diff.iter().fold(0, |all, d| all | d) == 0
-}
-
-/// `diff` with the difference of the `i`-th words of `x` and `y` ORed into lane `i`, for the
-/// (at most four) words there are.
-#[inline]
-fn or_differences(mut diff: [u64; 4], x: &[[u8; 8]], y: &[[u8; 8]]) -> [u64; 4] {
-    for ((d, x), y) in diff.iter_mut().zip(x).zip(y) {
-        *d |= u64::from_ne_bytes(*x) ^ u64::from_ne_bytes(*y);
-    }
-    diff
 }
 
 #[cfg(test)]
@@ -233,24 +200,6 @@ mod tests {
             for byte in 0..=255u8 {
                 let token = [byte; 16];
                 assert!(cache.slot(&token).is_some());
-            }
-        }
-    }
-
-    #[test]
-    fn constant_time_eq_is_equality() {
-        // Past two 32-byte blocks, so that every lane of a block and the bytes after it count.
-        let base: Vec<u8> = (0..80).collect();
-        for len in 0..=base.len() {
-            let a = &base[..len];
-            assert!(constant_time_eq(a, a));
-            assert!(!constant_time_eq(a, &base[..len.saturating_sub(1)]) || len == 0);
-            for at in 0..len {
-                for bit in [0x01, 0x80] {
-                    let mut b = a.to_vec();
-                    b[at] ^= bit;
-                    assert!(!constant_time_eq(a, &b), "{len} {at} {bit}");
-                }
             }
         }
     }
