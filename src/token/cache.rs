@@ -2,25 +2,20 @@
 //!
 //! A client sends the same access token with every request until it expires (ten minutes by
 //! default), and under load verifying it again each time was a tenth of the server's work
-//! (BENCHMARKS.md). A token that has been verified once is remembered with its claims; the
-//! next request presenting exactly the same bytes gets the claims back without the HMAC,
-//! the base64url decoding or the parsing.
+//! (BENCHMARKS.md). A token verified once is remembered with its claims; the next request
+//! presenting exactly the same bytes gets the claims back without the HMAC or the parsing.
 //!
 //! What keeps this safe, each point tested:
 //! - Only tokens that passed the full verification (and the subject and revocation checks) are
-//!   ever stored, and a hit needs the presented token to equal the stored one byte for byte,
-//!   compared in constant time: timing how far a guess matches must not reveal a cached token
-//!   a byte at a time, which is why MACs are compared that way.
+//!   stored, and a hit needs the presented token to equal the stored one byte for byte, in
+//!   constant time (`subtle`): timing how far a guess matches must not reveal a cached token a
+//!   byte at a time. The lengths are compared first: they are not secret.
 //! - Every hit checks the times again (`exp`, `nbf`, `iat`, with the leeway) exactly as the
-//!   verifier does; a token past its expiry is a miss, and the full verification then refuses
-//!   it with the usual reason. The caller checks revocation on every hit.
-//! - The memory is bounded: a fixed number of slots, fixed when the layer is built, each
-//!   holding at most one token of at most [`MAX_CACHED_TOKEN_LEN`] bytes. A new token takes
-//!   its slot from whatever was there.
-//! - The keys of a layer never change after it is built; a layer with other keys is a new
-//!   layer, with a new, empty cache.
-//! - Each slot has its own lock, held for a comparison and a copy: requests with different
-//!   tokens almost never wait on each other, and nothing waits on I/O.
+//!   verifier does; the caller checks revocation on every hit.
+//! - The memory is bounded: a fixed number of slots, each holding at most one token of at most
+//!   [`MAX_CACHED_TOKEN_LEN`] bytes; a new token takes its slot from whatever was there.
+//! - The keys of a layer never change; a layer with other keys has a new, empty cache.
+//! - Each slot has its own lock, held for a comparison and a copy, never across I/O.
 
 use std::sync::{Mutex, PoisonError};
 
@@ -89,9 +84,6 @@ impl TokenCache {
         let slot = self.slot(token)?;
         let entry = slot.lock().unwrap_or_else(PoisonError::into_inner);
         let entry = entry.as_ref()?;
-        // In constant time over the bytes (the lengths are not secret: every token of this
-        // crate has about the same), so that timing how much of a guess matches cannot reveal a
-        // stored token a byte at a time.
         let equal = entry.token.len() == token.len() && bool::from(entry.token.ct_eq(token));
         (equal && times_ok(&entry.claims, entry.nbf)).then(|| entry.claims.clone())
     }
@@ -157,15 +149,11 @@ mod tests {
         let cache = TokenCache::new(8).unwrap();
         cache.put(TOKEN, &claims(100), Some(7));
         let mut seen = None;
-        assert!(
-            cache
-                .get(TOKEN, |claims, nbf| {
-                    seen = Some((claims.exp(), nbf));
-                    false
-                })
-                .is_none()
-        );
-        assert_eq!(seen, Some((100, Some(7))));
+        let hit = cache.get(TOKEN, |claims, nbf| {
+            seen = Some((claims.exp(), nbf));
+            false
+        });
+        assert_eq!((hit, seen), (None, Some((100, Some(7)))));
     }
 
     #[test]

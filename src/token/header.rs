@@ -1,7 +1,6 @@
-//! The header rules: a JOSE header other than the ones this crate writes (those are compared
-//! byte for byte, see [`KeySet::by_header`](crate::keys::KeySet)) is accepted only when it is a
-//! JSON object with `alg` exactly `"HS256"`, optionally `typ` `"JWT"` (ASCII case-insensitive)
-//! and a `kid`, each at most once, and nothing else.
+//! The header rules. A header other than the ones this crate writes (compared byte for byte by
+//! the key set) is accepted only when it is a JSON object with `alg` exactly `"HS256"`,
+//! optionally `typ` `"JWT"` (ASCII case-insensitive) and a `kid`, each once, and nothing else.
 
 use base64::Engine as _;
 use serde::Deserialize;
@@ -14,10 +13,8 @@ use crate::keys::MAX_KID_LEN;
 /// The longest encoded header looked at (ours is 36 characters).
 const MAX_HEADER_B64_LEN: usize = 256;
 
-/// The members a header may have. Unknown members are refused: `crit`, `jwk`, `jku`, `x5u`,
-/// `x5c`, `cty`, `b64`, ... would each change how a token is read, and this crate uses none of
-/// them. The derived implementation also refuses a member given twice and a member of the
-/// wrong type, `null` included.
+/// The members a header may have. The derived implementation refuses the others (`crit`, `jwk`,
+/// `jku`, `x5u`, `x5c`, `cty`, `b64`, ...: this crate uses none), duplicates and wrong types.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Header {
@@ -67,46 +64,33 @@ mod tests {
     }
 
     #[test]
-    fn only_hs256_with_typ_and_kid_is_accepted() {
-        assert_eq!(check(r#"{"alg":"HS256"}"#), Ok(None));
-        assert_eq!(check(r#"{"typ":"jwt","alg":"HS256"}"#), Ok(None));
+    fn hs256_with_typ_and_kid_is_accepted() {
+        assert_eq!(
+            check(" {\"typ\":\"jwt\",\"alg\":\"HS\\u0032\\u0035\\u0036\"}\n"),
+            Ok(None)
+        );
         let kid = check(r#"{"alg":"HS256","kid":"k1","typ":"JWT"}"#);
         assert_eq!(kid, Ok(Some("k1".to_owned())));
-        assert_eq!(check(r#"{"alg":"HS\u0032\u0035\u0036"}"#), Ok(None));
-        assert_eq!(check(" \n{\"alg\":\"HS256\"}\t"), Ok(None));
     }
 
-    /// The derived `Deserialize` refuses duplicates, unknown members and wrong types by itself:
-    /// each case here is one of those, checked so that a change of serde's behaviour shows.
+    /// What serde refuses by itself (duplicates, unknown members, `null` where a value is
+    /// expected) and what is added to it (an array, a long `kid`), checked so that a change
+    /// shows. The other wrong headers are in `tests/security_tokens.rs`.
     #[test]
-    fn duplicates_unknown_members_and_wrong_types_are_refused() {
+    fn duplicate_unknown_null_and_array_headers_are_refused() {
         let long_kid = format!(
             r#"{{"alg":"HS256","kid":"{}"}}"#,
             "k".repeat(MAX_KID_LEN + 1)
         );
         for json in [
-            r#"{"alg":"HS256","alg":"HS256"}"#,
             r#"{"alg":"none","alg":"HS256"}"#,
-            r#"{"alg":"HS256","\u0061lg":"none"}"#,
-            r#"{"alg":"HS256","typ":"JWT","typ":"JWT"}"#,
+            r#"{"alg":"HS256","\u0061lg":"HS256"}"#,
             r#"{"alg":"HS256","kid":"a","kid":"a"}"#,
             r#"{"alg":"HS256","crit":[]}"#,
-            r#"{"alg":"HS256","jku":"http://127.0.0.1/"}"#,
             r#"{"alg":"HS256","kid":null}"#,
             r#"{"alg":"HS256","typ":null}"#,
-            r#"{"alg":"HS256","kid":1}"#,
-            r#"{"alg":{"HS256":null}}"#,
-            r#"{"alg":["HS256"]}"#,
-            r#"{"alg":"hs256"}"#,
-            r#"{"alg":"HS256 "}"#,
-            r#"{"alg":"HS512"}"#,
-            r#"{"alg":"HS256","typ":"JOSE"}"#,
-            r#"{"typ":"JWT"}"#,
-            r#"["HS256"]"#,
-            r#" ["HS256",null,null]"#,
-            r#"["HS256","JWT","k1"]"#,
+            r#" ["HS256",null,"k1"]"#,
             "",
-            r#"{"alg":"HS256"} {}"#,
             &long_kid,
         ] {
             assert_eq!(check(json), Err(Rejection::UnsupportedHeader), "{json}");

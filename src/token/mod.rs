@@ -42,26 +42,21 @@ mod tests {
 
     #[test]
     fn base64url_accepts_only_the_canonical_form() {
-        assert_eq!(BASE64URL.decode("AA").unwrap(), [0]);
-        assert_eq!(BASE64URL.decode("AAA").unwrap(), [0, 0]);
         assert_eq!(BASE64URL.decode("-_8").unwrap(), [0xfb, 0xff]);
         assert_eq!(BASE64URL.encode([0xfb, 0xff]), "-_8");
+        let mut tag = [0u8; 32];
+        assert_eq!(
+            BASE64URL.decode_slice(BASE64URL.encode([7; 32]), &mut tag),
+            Ok(32)
+        );
+        assert_eq!(tag, [7; 32]);
+        // Unused low bits of the last character set (each of the four, then of the two);
+        // padding, the standard alphabet, whitespace, impossible lengths.
         for refused in [
-            // Unused low bits of the last character set: 4 of them, then 2, each one alone.
-            "AB", "AC", "AE", "AI", "AAB", "AAC", "-_9",
-            // Padding, the standard alphabet, whitespace, an impossible length.
-            "AA==", "AAA=", "+/8", "A A", "AA\n", "A", "AAAAA",
+            "AB", "AC", "AE", "AI", "AAB", "AAC", "-_9", "AA==", "AAA=", "+/8", "A A", "AA\n", "A",
+            "AAAAA",
         ] {
             assert!(BASE64URL.decode(refused).is_err(), "{refused:?}");
         }
-    }
-
-    #[test]
-    fn base64url_decodes_exactly_into_a_slice_of_the_right_size() {
-        let mut tag = [0u8; 32];
-        let encoded = BASE64URL.encode([7u8; 32]);
-        assert_eq!(encoded.len(), 43);
-        assert_eq!(BASE64URL.decode_slice(&encoded, &mut tag), Ok(32));
-        assert_eq!(tag, [7u8; 32]);
     }
 }
