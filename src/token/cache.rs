@@ -26,9 +26,8 @@ use super::Claims;
 /// Longer tokens are verified every time and never stored. Ours are about 350 bytes.
 pub(crate) const MAX_CACHED_TOKEN_LEN: usize = 512;
 
-/// The most slots a cache may have. A slot takes 168 bytes from the start, and a stored token
-/// its length (at most [`MAX_CACHED_TOKEN_LEN`]) plus, for claims longer than 76 bytes, their
-/// text: at this maximum, 2.8 MB from the start and at most about 14 MB full.
+/// The most slots a cache may have: 168 bytes each from the start, and at most about 14 MB
+/// full (a token of at most [`MAX_CACHED_TOKEN_LEN`] bytes, claims longer than 76 bytes).
 pub(crate) const MAX_SLOTS: usize = 1 << 14;
 
 /// Validated access tokens and their claims.

@@ -62,7 +62,8 @@ impl TokenIssuer {
             sub,
             usefor: usefor.as_str(),
         };
-        let json = serde_json::to_vec(&payload).expect("serialising strings and integers");
+        let mut json = Vec::with_capacity(160 + self.issuer.len() + sub.len()); // No regrowth.
+        serde_json::to_writer(&mut json, &payload).expect("serialising strings and integers");
 
         let header = self.key.header_b64();
         let mut token = String::with_capacity(header.len() + json.len() / 3 * 4 + 50);
