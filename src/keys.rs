@@ -59,11 +59,7 @@ impl HmacKey {
         let mut key = Self::new(secret)?;
         // The id is printable ASCII without quotes or backslashes, so it needs no JSON escaping.
         let header = format!(r#"{{"alg":"HS256","kid":"{kid}","typ":"JWT"}}"#);
-        let mut header_b64 = Vec::new();
-        crate::token::base64url::encode_into(header.as_bytes(), &mut header_b64);
-        key.header_b64 = String::from_utf8(header_b64)
-            .expect("base64url is ASCII")
-            .into();
+        key.header_b64 = base64::Engine::encode(&crate::token::BASE64URL, header).into();
         key.kid = Some(kid.into());
         Ok(key)
     }

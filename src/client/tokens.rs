@@ -215,7 +215,8 @@ impl Times {
             return Self::default();
         }
         let mut json = vec![0; payload.len()];
-        let Some(len) = crate::token::base64url::decode(payload.as_bytes(), &mut json) else {
+        let Ok(len) = base64::Engine::decode_slice(&crate::token::BASE64URL, payload, &mut json)
+        else {
             return Self::default();
         };
         json.truncate(len);

@@ -2,36 +2,32 @@
 //!
 //! A client sends the same access token with every request until it expires (ten minutes by
 //! default), and under load verifying it again each time was a tenth of the server's work
-//! (BENCHMARKS.md). A token that has been verified once is remembered with its claims; the
-//! next request presenting exactly the same bytes gets the claims back without the HMAC,
-//! the base64url decoding or the parsing.
+//! (BENCHMARKS.md). A token verified once is remembered with its claims; the next request
+//! presenting exactly the same bytes gets the claims back without the HMAC or the parsing.
 //!
 //! What keeps this safe, each point tested:
 //! - Only tokens that passed the full verification (and the subject and revocation checks) are
-//!   ever stored, and a hit needs the presented token to equal the stored one byte for byte,
-//!   compared in constant time: timing how far a guess matches must not reveal a cached token
-//!   a byte at a time, which is why MACs are compared that way.
+//!   stored, and a hit needs the presented token to equal the stored one byte for byte, in
+//!   constant time (`subtle`): timing how far a guess matches must not reveal a cached token a
+//!   byte at a time. The lengths are compared first: they are not secret.
 //! - Every hit checks the times again (`exp`, `nbf`, `iat`, with the leeway) exactly as the
-//!   verifier does; a token past its expiry is a miss, and the full verification then refuses
-//!   it with the usual reason. The caller checks revocation on every hit.
-//! - The memory is bounded: a fixed number of slots, fixed when the layer is built, each
-//!   holding at most one token of at most [`MAX_CACHED_TOKEN_LEN`] bytes. A new token takes
-//!   its slot from whatever was there.
-//! - The keys of a layer never change after it is built; a layer with other keys is a new
-//!   layer, with a new, empty cache.
-//! - Each slot has its own lock, held for a comparison and a copy: requests with different
-//!   tokens almost never wait on each other, and nothing waits on I/O.
+//!   verifier does; the caller checks revocation on every hit.
+//! - The memory is bounded: a fixed number of slots, each holding at most one token of at most
+//!   [`MAX_CACHED_TOKEN_LEN`] bytes; a new token takes its slot from whatever was there.
+//! - The keys of a layer never change; a layer with other keys has a new, empty cache.
+//! - Each slot has its own lock, held for a comparison and a copy, never across I/O.
 
 use std::sync::{Mutex, PoisonError};
+
+use subtle::ConstantTimeEq as _;
 
 use super::Claims;
 
 /// Longer tokens are verified every time and never stored. Ours are about 350 bytes.
 pub(crate) const MAX_CACHED_TOKEN_LEN: usize = 512;
 
-/// The most slots a cache may have. A slot takes 168 bytes from the start, and a stored token
-/// its length (at most [`MAX_CACHED_TOKEN_LEN`]) plus, for claims longer than 76 bytes, their
-/// text: at this maximum, 2.8 MB from the start and at most about 14 MB full.
+/// The most slots a cache may have: 168 bytes each from the start, and at most about 14 MB
+/// full (a token of at most [`MAX_CACHED_TOKEN_LEN`] bytes, claims longer than 76 bytes).
 pub(crate) const MAX_SLOTS: usize = 1 << 14;
 
 /// Validated access tokens and their claims.
@@ -87,8 +83,8 @@ impl TokenCache {
         let slot = self.slot(token)?;
         let entry = slot.lock().unwrap_or_else(PoisonError::into_inner);
         let entry = entry.as_ref()?;
-        (constant_time_eq(&entry.token, token) && times_ok(&entry.claims, entry.nbf))
-            .then(|| entry.claims.clone())
+        let equal = entry.token.len() == token.len() && bool::from(entry.token.ct_eq(token));
+        (equal && times_ok(&entry.claims, entry.nbf)).then(|| entry.claims.clone())
     }
 
     /// Stores a token that has just passed every check, in place of what its slot held.
@@ -117,44 +113,6 @@ impl std::fmt::Debug for TokenCache {
             .field("slots", &self.slots.len())
             .finish_non_exhaustive()
     }
-}
-
-/// Whether `a` and `b` are equal, in a time that depends only on their lengths (which are not
-/// secret: every token of this crate has about the same).
-///
-/// Four running differences, one per 8-byte word of each 32-byte block, all passed through
-/// `black_box` after every block: from then on the compiler knows nothing of their values, so
-/// it cannot tell that a difference, once set, decides the answer, and cannot add an early
-/// exit. A barrier on one running difference after every word (the first version) chained
-/// each word to the last through memory, a third of a cache hit (BENCHMARKS.md); `subtle`'s
-/// slice comparison puts one on every byte.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let ((a_blocks, a_rest), (b_blocks, b_rest)) = (a.as_chunks::<32>(), b.as_chunks::<32>());
-    let mut diff = [0u64; 4];
-    for (x, y) in a_blocks.iter().zip(b_blocks) {
-        diff = std::hint::black_box(or_differences(diff, x.as_chunks().0, y.as_chunks().0));
-    }
-    // What is left: up to three words, one lane each, then up to seven bytes.
-    let ((a_words, a_bytes), (b_words, b_bytes)) =
-        (a_rest.as_chunks::<8>(), b_rest.as_chunks::<8>());
-    diff = std::hint::black_box(or_differences(diff, a_words, b_words));
-    for (x, y) in a_bytes.iter().zip(b_bytes) {
-        diff[0] = std::hint::black_box(diff[0] | u64::from(x ^ y));
-    }
-    diff.iter().fold(0, |all, d| all | d) == 0
-}
-
-/// `diff` with the difference of the `i`-th words of `x` and `y` ORed into lane `i`, for the
-/// (at most four) words there are.
-#[inline]
-fn or_differences(mut diff: [u64; 4], x: &[[u8; 8]], y: &[[u8; 8]]) -> [u64; 4] {
-    for ((d, x), y) in diff.iter_mut().zip(x).zip(y) {
-        *d |= u64::from_ne_bytes(*x) ^ u64::from_ne_bytes(*y);
-    }
-    diff
 }
 
 #[cfg(test)]
@@ -190,15 +148,11 @@ mod tests {
         let cache = TokenCache::new(8).unwrap();
         cache.put(TOKEN, &claims(100), Some(7));
         let mut seen = None;
-        assert!(
-            cache
-                .get(TOKEN, |claims, nbf| {
-                    seen = Some((claims.exp(), nbf));
-                    false
-                })
-                .is_none()
-        );
-        assert_eq!(seen, Some((100, Some(7))));
+        let hit = cache.get(TOKEN, |claims, nbf| {
+            seen = Some((claims.exp(), nbf));
+            false
+        });
+        assert_eq!((hit, seen), (None, Some((100, Some(7)))));
     }
 
     #[test]
@@ -233,24 +187,6 @@ mod tests {
             for byte in 0..=255u8 {
                 let token = [byte; 16];
                 assert!(cache.slot(&token).is_some());
-            }
-        }
-    }
-
-    #[test]
-    fn constant_time_eq_is_equality() {
-        // Past two 32-byte blocks, so that every lane of a block and the bytes after it count.
-        let base: Vec<u8> = (0..80).collect();
-        for len in 0..=base.len() {
-            let a = &base[..len];
-            assert!(constant_time_eq(a, a));
-            assert!(!constant_time_eq(a, &base[..len.saturating_sub(1)]) || len == 0);
-            for at in 0..len {
-                for bit in [0x01, 0x80] {
-                    let mut b = a.to_vec();
-                    b[at] ^= bit;
-                    assert!(!constant_time_eq(a, &b), "{len} {at} {bit}");
-                }
             }
         }
     }

@@ -74,7 +74,7 @@ pub struct Claims {
 }
 
 impl Claims {
-    /// Inlined: see `TokenVerifier::check_claims`.
+    /// Inlined, so that the verifier writes the claims once, in its caller's frame.
     #[inline]
     pub(crate) fn new(
         iss: &str,
@@ -101,8 +101,7 @@ impl Claims {
     #[must_use]
     #[inline]
     pub fn iss(&self) -> &str {
-        // Both ends are where one of the strings put together in `new` ends: character
-        // boundaries, inside the text.
+        // Each end is where a string put together in `new` ends: a character boundary.
         &self.text.as_str()[..self.sub_start as usize]
     }
 
@@ -159,10 +158,9 @@ impl fmt::Debug for Claims {
     }
 }
 
-/// How many bytes of claim strings are kept inside a [`Claims`] value: with a UUID, a realm
-/// and a username of twenty characters each. Longer ones take one allocation. Chosen so that
-/// `Claims` is 128 bytes: the compiler copies that much with a few vector moves, larger values
-/// with a call to `memcpy`, which was a twentieth of a verification (BENCHMARKS.md).
+/// How many bytes of claim strings are kept inside a [`Claims`] value (a UUID, a realm and a
+/// username of twenty characters each); longer ones take one allocation. `Claims` is then 128
+/// bytes, which the compiler copies with a few vector moves rather than a call to `memcpy`.
 const INLINE_TEXT: usize = 76;
 
 /// Strings put end to end: inside the value when they fit, else in one allocation. Which one
@@ -201,54 +199,37 @@ mod tests {
         assert!(size_of::<Claims>() <= 128, "{}", size_of::<Claims>());
     }
 
+    /// Inline or not, each claim reads back; where one string ends and the next begins is part
+    /// of the value, so moving a character from one claim to the next makes different claims.
     #[test]
     fn each_claim_reads_back_whatever_its_length() {
         let long = "é".repeat(INLINE_TEXT);
-        for (iss, sub, jti) in [
-            (
-                "datarhei-core",
-                "admin",
-                "6f1c2b4e-1f0a-4c39-9f6e-2f1d6c0b7a11",
-            ),
-            ("", "", ""),
-            ("", "x", ""),
-            (long.as_str(), "admin", "jti"),
-            ("iss", long.as_str(), "jti"),
-            ("iss", "sub", long.as_str()),
-            (&long[..INLINE_TEXT - 4], "ab", "cd"),
-            (&long[..INLINE_TEXT - 4], "ab", "cde"),
+        let short = &long[..INLINE_TEXT - 4];
+        let jti = "6f1c2b4e-1f0a-4c39-9f6e-2f1d6c0b7a11";
+        for [iss, sub, jti] in [
+            ["datarhei-core", "admin", jti],
+            ["", "", ""],
+            ["", "x", ""],
+            [&long, "admin", "jti"],
+            ["iss", &long, "jti"],
+            ["iss", "sub", &long],
+            [short, "ab", "cd"],
+            [short, "ab", "cde"],
         ] {
             let claims = Claims::new(iss, sub, TokenUse::Refresh, 1, 3, 2, jti);
+            assert_eq!([claims.iss(), claims.sub(), claims.jti()], [iss, sub, jti]);
             assert_eq!(
-                (claims.iss(), claims.sub(), claims.jti()),
-                (iss, sub, jti),
-                "{iss:?} {sub:?} {jti:?}"
+                (claims.usefor(), claims.iat(), claims.exp()),
+                (TokenUse::Refresh, 1, 3)
             );
-            assert_eq!(
-                (claims.usefor(), claims.iat(), claims.exp(), claims.exi()),
-                (TokenUse::Refresh, 1, 3, 2)
-            );
-            assert_eq!(claims.clone(), claims);
+            assert_eq!((claims.exi(), claims.clone()), (2, claims));
         }
-    }
-
-    /// Where one string ends and the next begins is part of the value: moving a character from
-    /// one claim to the next makes different claims.
-    #[test]
-    fn equality_compares_each_claim() {
         let claims = |iss, sub, jti| Claims::new(iss, sub, TokenUse::Access, 1, 3, 2, jti);
-        assert_eq!(claims("a", "b", "c"), claims("a", "b", "c"));
         assert_ne!(claims("ab", "", "c"), claims("a", "b", "c"));
         assert_ne!(claims("a", "bc", ""), claims("a", "b", "c"));
-        let long = "x".repeat(INLINE_TEXT);
         assert_eq!(claims(&long, "b", "c"), claims(&long, "b", "c"));
-    }
-
-    #[test]
-    fn debug_names_each_claim() {
-        let claims = Claims::new("realm", "admin", TokenUse::Access, 1, 3, 2, "id");
         assert_eq!(
-            format!("{claims:?}"),
+            format!("{:?}", claims("realm", "admin", "id")),
             r#"Claims { iss: "realm", sub: "admin", usefor: Access, iat: 1, exp: 3, exi: 2, jti: "id" }"#
         );
     }
