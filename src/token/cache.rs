@@ -220,7 +220,9 @@ mod tests {
     #[test]
     fn comparison_is_equality_at_every_length_and_bit() {
         for len in 0..80_usize {
-            let token: Vec<u8> = (0..len).map(|i| u8::try_from(i).unwrap().wrapping_mul(7).wrapping_add(1)).collect();
+            let token: Vec<u8> = (0..len)
+                .map(|i| u8::try_from(i).unwrap().wrapping_mul(7).wrapping_add(1))
+                .collect();
             assert!(same(&token, &token.clone()));
             assert!(!same(&token, &token[..len.saturating_sub(1)]) || len == 0);
             for at in 0..len {
