@@ -11,10 +11,11 @@ use super::JwtLoginBuilder;
 use crate::credentials::LocalUsers;
 use crate::error::BuildError;
 use crate::keys::{HmacKey, KeySet, MIN_SECRET_LEN};
+use crate::server::TokenCache;
 use crate::server::{HashSlots, JwtLoginLayer, LoopbackUser, Routes, SessionBounds, Shared};
 use crate::store::{MemoryStore, Store};
 use crate::throttle::Throttle;
-use crate::token::{TokenCache, TokenIssuer, TokenVerifier};
+use crate::token::{TokenIssuer, TokenVerifier};
 
 /// The longest token lifetime accepted: ten years.
 const MAX_LIFETIME: Duration = Duration::from_secs(10 * 366 * 24 * 3600);

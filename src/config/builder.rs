@@ -327,13 +327,11 @@ impl JwtLoginBuilder {
     ///
     /// A client sends the same access token with every request until it expires. The first
     /// request verifies it in full; the next ones presenting exactly the same bytes get its
-    /// claims from the cache, with the expiry checked again and revocation checked as always,
-    /// without the HMAC and the parsing (about four times faster: BENCHMARKS.md). Each token
-    /// goes into one slot chosen from its signature, replacing what was there, so the memory is
-    /// fixed: 168 bytes per slot from the start, and a stored token's length (at most 512
-    /// bytes) while it is held; about 0.17 MB, and under 1 MB full, by default. With many
-    /// more active clients than slots most requests miss, and a miss costs a little more than
-    /// no cache; size it to the number of clients, or turn it off.
+    /// claims from the cache, expiry and revocation checked as always, without the HMAC and the
+    /// parsing. Each token takes one slot chosen from its signature, replacing what was there,
+    /// so memory is fixed: under 1 MB full by default. With many more active clients than
+    /// slots most requests miss, which costs a little more than no cache; size it to the
+    /// number of clients, or turn it off.
     ///
     /// ```
     /// use tower_jwt_login::{JwtLoginLayer, Password};

@@ -14,6 +14,7 @@ mod routes;
 mod service;
 mod session;
 mod shared;
+mod token_cache;
 
 pub use body::ResponseBody;
 pub use future::ResponseFuture;
@@ -22,3 +23,4 @@ pub(crate) use password::HashSlots;
 pub(crate) use routes::Routes;
 pub use service::JwtLogin;
 pub(crate) use shared::{LoopbackUser, SessionBounds, Shared};
+pub(crate) use token_cache::TokenCache;

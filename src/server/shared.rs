@@ -1,5 +1,6 @@
 use http::{HeaderMap, HeaderValue, Request};
 
+use super::TokenCache;
 use super::bearer::verify_bearer;
 use super::response::{self, OwnResponse};
 use super::routes::Routes;
@@ -9,7 +10,7 @@ use crate::family::FamilyId;
 use crate::peer::peer_addr;
 use crate::store::Store;
 use crate::throttle::Throttle;
-use crate::token::{self, Claims, Issued, TokenCache, TokenIssuer, TokenUse, TokenVerifier};
+use crate::token::{self, Claims, Issued, TokenIssuer, TokenUse, TokenVerifier};
 
 /// How much session state one user can make the store hold; see SECURITY.md, "Bounds".
 #[derive(Debug, Clone, Copy)]

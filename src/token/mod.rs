@@ -1,11 +1,10 @@
 //! Claims and tokens: issuing and strictly verifying compact HS256 JWS.
 //!
-//! Everything here is a pure function of (key, clock, bytes), no I/O, and, apart from the
-//! per-slot locks of the validated-token cache, no locks. The codecs are the `base64` and
+//! Everything here is a pure function of (key, clock, bytes): no I/O, no state, no locks (the
+//! validated-token cache is the server's). The codecs are the `base64` and
 //! `serde_json` crates; the rules a token must follow are in `verify.rs` (structure, signature,
 //! times, values), `header.rs` (the JOSE header) and `payload.rs` (the claims' shape and types).
 
-mod cache;
 mod claims;
 mod header;
 mod issue;
@@ -16,7 +15,6 @@ use base64::alphabet::URL_SAFE;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 
-pub(crate) use cache::TokenCache;
 pub use claims::{Claims, TokenUse};
 pub(crate) use issue::{Issued, TokenIssuer};
 pub(crate) use verify::{MAX_TOKEN_LEN, TokenVerifier};

@@ -21,7 +21,7 @@ use std::sync::{Mutex, PoisonError};
 
 use subtle::{Choice, ConstantTimeEq as _};
 
-use super::Claims;
+use crate::token::Claims;
 
 /// Longer tokens are verified every time and never stored. Ours are about 350 bytes.
 pub(crate) const MAX_CACHED_TOKEN_LEN: usize = 512;
