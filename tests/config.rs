@@ -711,16 +711,6 @@ fn a_redis_store_outside_a_tokio_runtime_names_the_store() {
     assert_eq!(error.field(), Some("store"), "{error}");
 }
 
-fn lookup(variables: &[(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-    let variables = variables.to_vec();
-    move |name| {
-        variables
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| (*v).to_owned())
-    }
-}
-
 /// The environment takes the configuration file's path: a token issued by a layer configured
 /// from the environment is accepted by one configured from the equivalent file.
 #[tokio::test]

@@ -235,17 +235,6 @@ async fn connections_past_the_cap_wait_unserved_until_one_closes() {
     read_response(&mut second).await;
 }
 
-/// The variables `lookup` finds in `variables`.
-fn lookup(variables: &[(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-    let variables = variables.to_vec();
-    move |name| {
-        variables
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| (*v).to_owned())
-    }
-}
-
 #[test]
 fn the_server_limits_default_to_datarhei_cores_and_are_read_from_the_environment() {
     assert_eq!(

@@ -35,6 +35,17 @@ pub fn builder() -> JwtLoginBuilder {
         .optional_auth_path("/api")
 }
 
+/// The variables `lookup` finds in `variables`.
+pub fn lookup(variables: &[(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+    let variables = variables.to_vec();
+    move |name| {
+        variables
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| (*v).to_owned())
+    }
+}
+
 /// The layer from the environment variables `lookup` finds (`JwtLoginConfig::from_lookup`), as
 /// the examples build it; an error starts with the variable at fault.
 pub fn layer_from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<JwtLoginLayer, String> {
