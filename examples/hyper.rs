@@ -12,19 +12,35 @@
 mod common;
 
 use std::convert::Infallible;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use tower::Layer as _;
-use tower_jwt_login::Claims;
+use tower_jwt_login::{Claims, JwtLoginLayer};
+
+/// The layer's OpenAPI document, written out when first asked for: its JSON tree takes about
+/// 140 KB of short-lived allocations, which a server that is never asked should not add to its
+/// peak memory.
+struct Openapi {
+    layer: JwtLoginLayer,
+    document: OnceLock<Bytes>,
+}
+
+impl Openapi {
+    fn document(&self) -> Bytes {
+        let json = || Bytes::from(self.layer.openapi().to_string());
+        self.document.get_or_init(json).clone()
+    }
+}
 
 /// The app: a plain function of the request. The layer has put the verified claims into the
 /// extensions of every request below `/api/v3`.
 async fn app(
     request: Request<Incoming>,
-    openapi: Bytes,
+    openapi: Arc<Openapi>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let claims = request.extensions().get::<Claims>();
     let json = |value: serde_json::Value| {
@@ -43,7 +59,7 @@ async fn app(
         // The layer's own routes, described for tools (`JwtLoginLayer::openapi`).
         (&Method::GET, "/api/openapi.json") => Response::builder()
             .header(header::CONTENT_TYPE, "application/json")
-            .body(Full::new(openapi))
+            .body(Full::new(openapi.document()))
             .expect("valid response"),
         (&Method::GET, "/api/v3/rtmp") => json(serde_json::json!([])),
         (&Method::GET, "/api/v3/whoami") => json(serde_json::json!({
@@ -61,9 +77,12 @@ async fn app(
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     common::init_tracing();
     let (layer, address, limits) = common::from_env()?;
-    let openapi = Bytes::from(layer.openapi().to_string());
+    let openapi = Arc::new(Openapi {
+        layer: layer.clone(),
+        document: OnceLock::new(),
+    });
     let service = layer.layer(tower::service_fn(move |request| {
-        app(request, openapi.clone())
+        app(request, Arc::clone(&openapi))
     }));
 
     let listener = tokio::net::TcpListener::bind(address).await?;
