@@ -9,6 +9,7 @@ use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
 
 use crate::error::BuildError;
+use crate::scope::Scopes;
 
 /// A user's password as it is configured: plain text, or an argon2id PHC hash string.
 ///
@@ -162,6 +163,8 @@ pub(crate) struct LocalUsers {
     /// here, and a `HashMap` hashed it with SipHash first, which protects against keys an
     /// attacker inserts (these are configured) and cost more than the search.
     users: Box<[(Box<str>, Verifier)]>,
+    /// The scopes of each user, in the order of `users`.
+    scopes: Box<[Scopes]>,
     /// Checked when the username is unknown, so that an unknown user costs what a known one
     /// does: an argon2 hash if any user has one, a digest comparison otherwise.
     dummy: Verifier,
@@ -213,6 +216,7 @@ impl LocalUsers {
             .max()
             .unwrap_or(0);
         Ok(Self {
+            scopes: vec![Scopes::default(); sorted.len()].into(),
             users: sorted.into_boxed_slice(),
             dummy,
             memory: Memory {
@@ -222,12 +226,31 @@ impl LocalUsers {
         })
     }
 
-    /// The verifier of a configured user.
-    fn get(&self, username: &str) -> Option<&Verifier> {
+    /// Gives each named user its scopes.
+    pub(crate) fn with_scopes(mut self, scopes: Vec<(String, Scopes)>) -> Result<Self, BuildError> {
+        for (username, granted) in scopes {
+            let Some(at) = self.position(&username) else {
+                return Err(BuildError::UnknownScopeUser { username });
+            };
+            self.scopes[at] = granted;
+        }
+        Ok(self)
+    }
+
+    fn position(&self, username: &str) -> Option<usize> {
         self.users
             .binary_search_by(|(name, _)| (**name).cmp(username))
             .ok()
-            .map(|at| &self.users[at].1)
+    }
+
+    /// The verifier of a configured user.
+    fn get(&self, username: &str) -> Option<&Verifier> {
+        self.position(username).map(|at| &self.users[at].1)
+    }
+
+    /// The scopes of a configured user; `None` for anybody else.
+    pub(crate) fn scopes(&self, username: &str) -> Option<&Scopes> {
+        self.position(username).map(|at| &self.scopes[at])
     }
 
     /// Whether `username` is a configured user.

@@ -95,11 +95,13 @@ mod config;
 mod credentials;
 mod error;
 mod family;
+mod grant;
 #[cfg(feature = "jwks")]
 mod idp;
 mod keys;
 mod observe;
 mod peer;
+mod scope;
 mod server;
 mod store;
 mod throttle;
@@ -110,10 +112,12 @@ pub use client::{JwtClient, JwtClientLayer};
 pub use config::{JwtLoginBuilder, JwtLoginConfig};
 pub use credentials::Password;
 pub use error::{BuildError, ConfigError, EnvError, Rejection};
+pub use grant::{Login, LoginSource};
 #[cfg(feature = "jwks")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
 pub use idp::Tenant;
 pub use peer::PeerAddr;
+pub use scope::Scopes;
 pub use server::{JwtLogin, JwtLoginLayer, ResponseBody, ResponseFuture};
 pub use store::{MemoryStore, Store};
 #[cfg(feature = "redis")]
@@ -137,6 +141,7 @@ struct ReadmeDoctests;
 #[doc(hidden)]
 pub mod __bench {
     use crate::family::FamilyId;
+    use crate::grant::Grant;
     use crate::{JwtLoginLayer, TokenUse};
 
     /// Issues an access and a refresh token for `sub`, exactly as a successful login does once
@@ -145,9 +150,15 @@ pub mod __bench {
     pub fn issue_pair(layer: &JwtLoginLayer, sub: &str) -> (String, String) {
         let shared = layer.shared();
         let family = FamilyId::new();
-        (
-            shared.issue(sub, TokenUse::Access, family).token,
-            shared.issue(sub, TokenUse::Refresh, family).token,
-        )
+        let grant = Grant {
+            sub,
+            scope: "",
+            custom: None,
+        };
+        let issue = |usefor| match shared.issue(&grant, usefor, family) {
+            Ok(issued) => issued.token,
+            Err(_) => panic!("a token for {sub:?} is larger than the maximum token size"),
+        };
+        (issue(TokenUse::Access), issue(TokenUse::Refresh))
     }
 }

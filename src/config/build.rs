@@ -10,12 +10,16 @@ use zeroize::Zeroizing;
 use super::JwtLoginBuilder;
 use crate::credentials::LocalUsers;
 use crate::error::BuildError;
+use crate::grant::CustomClaims;
 use crate::keys::{HmacKey, KeySet, MIN_SECRET_LEN};
+use crate::scope::Scopes;
 use crate::server::TokenCache;
-use crate::server::{HashSlots, JwtLoginLayer, LoopbackUser, Routes, SessionBounds, Shared};
+use crate::server::{
+    HashSlots, JwtLoginLayer, LoopbackUser, Routes, ScopeRules, SessionBounds, Shared,
+};
 use crate::store::{MemoryStore, Store};
 use crate::throttle::Throttle;
-use crate::token::{TokenIssuer, TokenVerifier};
+use crate::token::{MAX_TOKEN_LEN, MIN_MAX_TOKEN_LEN, TokenIssuer, TokenVerifier};
 
 /// The longest token lifetime accepted: ten years.
 const MAX_LIFETIME: Duration = Duration::from_secs(10 * 366 * 24 * 3600);
@@ -39,14 +43,20 @@ impl JwtLoginBuilder {
     /// A [`BuildError`] names the first problem found: no users, a duplicate or empty username,
     /// an empty password, an invalid PHC string, a secret shorter than 32 bytes, an invalid
     /// path or realm, an impossible lifetime, or a zero limit.
-    pub fn build(self) -> Result<JwtLoginLayer, BuildError> {
+    pub fn build(mut self) -> Result<JwtLoginLayer, BuildError> {
         let (missing, invalid) = self.challenges()?;
         let bounds = self.session_bounds()?;
         let lifetimes = self.lifetimes()?;
         let body_limit = self.body_limit()?;
         let max_password_hashes = self.password_hashes()?;
         let routes = self.routes()?;
-        let users = self.users()?;
+        let users = self.users()?.with_scopes(self.checked_user_scopes()?)?;
+        let scope_rules = self.scope_rules(&routes)?;
+        let max_token_size = self.checked_max_token_size()?;
+        let custom_claims = match self.authorization.custom_claims.take() {
+            Some((names, make)) => Some(CustomClaims::new(names, make)?),
+            None => None,
+        };
         let throttle = self.throttle()?;
         let keys = self.keys()?;
         #[cfg(feature = "jwks")]
@@ -55,10 +65,12 @@ impl JwtLoginBuilder {
             .store
             .unwrap_or_else(|| Store::from(MemoryStore::new()));
         Ok(JwtLoginLayer::from_shared(Shared {
-            issuer: TokenIssuer::new(keys.signing().clone(), &self.realm),
+            issuer: TokenIssuer::new(keys.signing().clone(), &self.realm, max_token_size),
             verifier: TokenVerifier::new(keys, &self.realm, lifetimes.leeway),
             users,
             routes,
+            scope_rules,
+            custom_claims,
             access_lifetime: lifetimes.access,
             refresh_lifetime: lifetimes.refresh,
             body_limit,
@@ -167,6 +179,32 @@ impl JwtLoginBuilder {
     /// valid PHC strings.
     pub(super) fn users(&self) -> Result<LocalUsers, BuildError> {
         LocalUsers::new(self.users.clone())
+    }
+
+    /// The scopes of each user named, each scope valid.
+    pub(super) fn checked_user_scopes(&self) -> Result<Vec<(String, Scopes)>, BuildError> {
+        let settings = &self.authorization.user_scopes;
+        settings
+            .iter()
+            .map(|(username, scopes)| Ok((username.clone(), Scopes::new(scopes)?)))
+            .collect()
+    }
+
+    /// The scopes prefixes require: each under a protected prefix, with valid scopes.
+    pub(super) fn scope_rules(&self, routes: &Routes) -> Result<ScopeRules, BuildError> {
+        let requirements = self.authorization.requirements.iter();
+        let requirements = requirements
+            .map(|(prefix, scopes)| Ok((prefix.clone(), Scopes::new(scopes)?)))
+            .collect::<Result<_, BuildError>>()?;
+        ScopeRules::new(requirements, routes, &self.realm)
+    }
+
+    /// The longest token issued: room for our claims, no more than the verifier reads.
+    pub(super) const fn checked_max_token_size(&self) -> Result<usize, BuildError> {
+        match self.authorization.max_token_size {
+            size @ MIN_MAX_TOKEN_LEN..=MAX_TOKEN_LEN => Ok(size),
+            size => Err(BuildError::InvalidMaxTokenSize { size }),
+        }
     }
 
     /// The login throttle's limits, unless it is disabled.

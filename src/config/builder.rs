@@ -58,6 +58,7 @@ pub struct JwtLoginBuilder {
     pub(super) token_cache_slots: usize,
     /// `None`: as many as the machine runs threads in parallel, found when the layer is built.
     pub(super) max_password_hashes: Option<usize>,
+    pub(super) authorization: super::authorization::AuthorizationSettings,
 }
 
 /// Slots of the validated-token cache by default: a slot per active client for a thousand
@@ -93,6 +94,7 @@ impl Default for JwtLoginBuilder {
             revocations_per_user: 1_000,
             token_cache_slots: DEFAULT_TOKEN_CACHE_SLOTS,
             max_password_hashes: None,
+            authorization: super::authorization::AuthorizationSettings::default(),
         }
     }
 }
@@ -441,7 +443,8 @@ impl fmt::Debug for JwtLoginBuilder {
             .field("max_sessions_per_user", &self.sessions_per_user)
             .field("max_revocations_per_user", &self.revocations_per_user)
             .field("token_cache_slots", &self.token_cache_slots)
-            .field("max_password_hashes", &self.max_password_hashes);
+            .field("max_password_hashes", &self.max_password_hashes)
+            .field("authorization", &self.authorization);
         #[cfg(feature = "jwks")]
         debug.field("idp", &self.idp);
         debug.finish()

@@ -3,6 +3,7 @@
 //! ([`JwtLoginConfig`]).
 //!
 //! - `builder`: the settings and their defaults;
+//! - `authorization`: the settings of scopes, custom claims and token size;
 //! - `build`: one check per part of the configuration, and the layer made from what passed;
 //! - `file`: [`JwtLoginConfig`], the configuration file's form;
 //! - `env`: the same configuration from datarhei Core's environment variables;
@@ -10,6 +11,7 @@
 //!   as soon as it is set, so that an error names the field;
 //! - `settings`: the types of the file's sections (users, keys, throttle, store, tenants).
 
+mod authorization;
 mod build;
 mod builder;
 mod env;

@@ -119,6 +119,38 @@ pub enum BuildError {
         /// What is wrong with them.
         reason: &'static str,
     },
+    /// A scope is empty or has a character RFC 6749 §3.3 does not allow.
+    InvalidScope {
+        /// The offending scope.
+        scope: String,
+    },
+    /// Scopes were given to a user that is not configured.
+    UnknownScopeUser {
+        /// The username the scopes were given to.
+        username: String,
+    },
+    /// A prefix that requires scopes is not under a protected prefix (so no token would be
+    /// checked there), or requires none.
+    InvalidScopeRequirement {
+        /// The prefix as configured.
+        prefix: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A custom claim's name is empty, or one this crate or RFC 7519 registers, or there are
+    /// too many custom claims.
+    InvalidCustomClaim {
+        /// The offending name.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The maximum token size is smaller than a token without custom claims can be, or larger
+    /// than the verifier reads.
+    InvalidMaxTokenSize {
+        /// The configured size, in bytes.
+        size: usize,
+    },
     /// The Redis store could not be set up (feature `redis`).
     InvalidRedis {
         /// What is wrong: an invalid URL, or no Tokio runtime to run in.
@@ -195,6 +227,25 @@ impl fmt::Display for BuildError {
             Self::InvalidSessionBounds { reason } => {
                 write!(f, "invalid session bounds: {reason}")
             }
+            Self::InvalidScope { scope } => write!(
+                f,
+                "invalid scope {scope:?}: a scope is printable ASCII without spaces, '\"' or '\\'"
+            ),
+            Self::UnknownScopeUser { username } => {
+                write!(f, "scopes are given to {username:?}, which is not a configured user")
+            }
+            Self::InvalidScopeRequirement { prefix, reason } => {
+                write!(f, "invalid scope requirement for {prefix:?}: {reason}")
+            }
+            Self::InvalidCustomClaim { name, reason } => {
+                write!(f, "invalid custom claim {name:?}: {reason}")
+            }
+            Self::InvalidMaxTokenSize { size } => write!(
+                f,
+                "the maximum token size is {size} bytes; it must be between {} and {} bytes",
+                crate::token::MIN_MAX_TOKEN_LEN,
+                crate::token::MAX_TOKEN_LEN
+            ),
             Self::InvalidRedis { reason } => write!(f, "invalid Redis store: {reason}"),
         }
     }

@@ -70,6 +70,12 @@ pub enum Rejection {
     /// the login is answered `503` with `Retry-After` without checking the password (see
     /// [`max_concurrent_password_hashes`](crate::JwtLoginBuilder::max_concurrent_password_hashes)).
     PasswordCheckBusy,
+    /// The access token is valid but lacks a scope the route requires (`403`, with
+    /// `WWW-Authenticate: Bearer error="insufficient_scope"`, RFC 6750 §3.1).
+    InsufficientScope,
+    /// A token could not be issued: it would be larger than the configured maximum, or the
+    /// application's custom claims could not be written (`500`; the reason is logged).
+    TokenNotIssued,
 }
 
 impl Rejection {
@@ -102,6 +108,8 @@ impl Rejection {
             Self::RefreshTokenReused => "refresh_token_reused",
             Self::StoreUnavailable => "store_unavailable",
             Self::PasswordCheckBusy => "password_check_busy",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::TokenNotIssued => "token_not_issued",
         }
     }
 
@@ -142,13 +150,16 @@ impl Rejection {
             }
             Self::StoreUnavailable => "the token store is unavailable; retry later",
             Self::PasswordCheckBusy => "the server is busy checking passwords; retry later",
+            Self::InsufficientScope => "the token does not grant a scope this route requires",
+            Self::TokenNotIssued => "the token could not be issued",
         }
     }
 
     /// The status the layer answers with: `401` for a missing or refused token and for wrong
     /// credentials; `400`, `405`, `413`, `415` for a login request that is not one; `429` for a
     /// throttled login; `503` when the fault is ours (store, identity provider, busy password
-    /// checks), with `Retry-After`.
+    /// checks), with `Retry-After`; `403` for a valid token without a scope the route requires;
+    /// `500` for a token that could not be issued.
     #[must_use]
     pub const fn status(self) -> StatusCode {
         match self {
@@ -177,6 +188,8 @@ impl Rejection {
             Self::IdentityProviderUnavailable
             | Self::StoreUnavailable
             | Self::PasswordCheckBusy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::InsufficientScope => StatusCode::FORBIDDEN,
+            Self::TokenNotIssued => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -217,6 +230,8 @@ impl Rejection {
                 | Self::TooManyAttempts
                 | Self::StoreUnavailable
                 | Self::PasswordCheckBusy
+                | Self::InsufficientScope
+                | Self::TokenNotIssued
         )
     }
 }
@@ -276,6 +291,8 @@ mod tests {
             (Rejection::IdentityProviderUnavailable, 503),
             (Rejection::StoreUnavailable, 503),
             (Rejection::PasswordCheckBusy, 503),
+            (Rejection::InsufficientScope, 403),
+            (Rejection::TokenNotIssued, 500),
         ];
         for (rejection, status) in statuses {
             assert_eq!(rejection.status().as_u16(), status, "{rejection:?}");

@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 pub(crate) use fetch::HttpClient;
 pub use tenant::Tenant;
-pub(crate) use verify::IdpError;
+pub(crate) use verify::{IdpError, IdpLogin};
 
 use self::cache::KeyCache;
 use crate::error::BuildError;
@@ -119,7 +119,7 @@ impl Idp {
     }
 
     /// The subject of an identity provider's access token, if it may log in.
-    pub(crate) async fn login(&self, token: &[u8]) -> Result<String, IdpError> {
+    pub(crate) async fn login(&self, token: &[u8]) -> Result<IdpLogin, IdpError> {
         self.start();
         verify::verify(
             |issuer| self.tenants.get(issuer).cloned(),

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use super::cache::{KeyCache, Lookup, REFETCH_MIN_INTERVAL};
 use super::keyset::MAX_KID_LEN;
 use crate::error::Rejection;
+use crate::scope::Scopes;
 
 /// Why an identity provider's token did not log anyone in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,13 +47,23 @@ struct VerifiedClaims {
     sub: String,
 }
 
+/// Who an identity provider's token logs in, and with what.
+#[derive(Debug)]
+pub(crate) struct IdpLogin {
+    pub(crate) subject: String,
+    /// The tenant's issuer.
+    pub(crate) issuer: Box<str>,
+    /// The scopes mapped from the token.
+    pub(crate) scopes: Scopes,
+}
+
 /// Verifies `token` against the tenant its `iss` names, and returns its subject if that
 /// subject is allowed to log in.
 pub(crate) async fn verify(
     tenant_of: impl FnOnce(&str) -> Option<Arc<KeyCache>>,
     token: &[u8],
     leeway: u64,
-) -> Result<String, IdpError> {
+) -> Result<IdpLogin, IdpError> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| Rejection::MalformedToken)?;
     // Symmetric algorithms are never accepted: whoever could verify such a token could forge it.
     if header.alg.family() == AlgorithmFamily::Hmac || header.crit.is_some() {
@@ -90,7 +101,11 @@ pub(crate) async fn verify(
     if !tenant.subjects.contains(claims.sub.as_str()) {
         return Err(Rejection::UnknownSubject.into());
     }
-    Ok(claims.sub)
+    Ok(IdpLogin {
+        subject: claims.sub,
+        issuer: tenant.issuer.clone(),
+        scopes: Scopes::default(),
+    })
 }
 
 fn rejection_of(kind: &ErrorKind) -> Rejection {

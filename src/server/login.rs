@@ -13,8 +13,10 @@ use tracing::Instrument as _;
 use super::response::{self, OwnResponse};
 use super::{Shared, password, session};
 use crate::error::Rejection;
+use crate::grant::{Login, LoginSource};
 use crate::observe::{self, LoginOutcome};
 use crate::peer::peer_addr;
+use crate::scope::Scopes;
 
 /// `{"username", "password"}`, with the member names matched regardless of ASCII case, as Go's
 /// `encoding/json` matches them for datarhei Core (`{"Username": ..., "PASSWORD": ...}` logs in
@@ -160,7 +162,16 @@ where
     if let Err(response) = session::forgive(shared, throttle_keys).await {
         return response;
     }
-    let tokens = match session::login_tokens(shared, &credentials.username).await {
+    let no_scopes = Scopes::default();
+    let login = Login {
+        username: &credentials.username,
+        source: LoginSource::Password,
+        scopes: shared
+            .users
+            .scopes(&credentials.username)
+            .unwrap_or(&no_scopes),
+    };
+    let tokens = match session::login_tokens(shared, &login).await {
         Ok(tokens) => tokens,
         Err(response) => return response,
     };
@@ -189,9 +200,17 @@ async fn external_login(
             Err(rejection) => return shared.unauthorized(rejection),
         };
         match shared.idp.login(token).await {
-            Ok(subject) => {
+            Ok(idp) => {
+                let login = Login {
+                    username: &idp.subject,
+                    source: LoginSource::IdentityProvider {
+                        issuer: &idp.issuer,
+                    },
+                    scopes: &idp.scopes,
+                };
+                let subject = &idp.subject;
                 // With rotation on, the refresh token starts a family in the store.
-                let tokens = match session::login_tokens(shared, &subject).await {
+                let tokens = match session::login_tokens(shared, &login).await {
                     Ok(tokens) => tokens,
                     Err(response) => return response,
                 };

@@ -38,6 +38,16 @@ pub(crate) fn unauthorized(rejection: Rejection, challenge: &HeaderValue) -> Own
     response
 }
 
+/// A `403` for a valid token without a scope the route requires, with its
+/// `error="insufficient_scope"` challenge (RFC 6750 §3.1).
+pub(crate) fn forbidden(challenge: &HeaderValue) -> OwnResponse {
+    let mut response = Rejection::InsufficientScope.response();
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, challenge.clone());
+    response
+}
+
 /// A `429` or `503` with `Retry-After` in whole seconds (at least 1).
 pub(crate) fn retry_later(rejection: Rejection, seconds: u64) -> OwnResponse {
     let mut response = rejection.response();

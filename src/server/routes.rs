@@ -120,7 +120,7 @@ impl Routes {
 /// Whether `path` is `prefix` or lies below it, ignoring ASCII case. `prefix` is lower case
 /// ([`Routes::new`] stores it so), so that only the path's bytes need folding.
 #[inline]
-fn is_under(path: &str, prefix: &str) -> bool {
+pub(super) fn is_under(path: &str, prefix: &str) -> bool {
     if prefix == "/" {
         return true;
     }
@@ -218,7 +218,7 @@ pub(crate) fn normalize(path: &str) -> Cow<'_, str> {
 }
 
 /// A configured path must be absolute and already normalised, so that it means one thing.
-fn check_path(path: &str) -> Result<(), BuildError> {
+pub(super) fn check_path(path: &str) -> Result<(), BuildError> {
     let reason = if !path.starts_with('/') {
         Some("must start with '/'")
     } else if path.len() > 1 && path.ends_with('/') {

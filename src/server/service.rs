@@ -100,17 +100,20 @@ impl<S> JwtLogin<S> {
         match route {
             Route::PassThrough => ResponseFuture::inner(self.inner.call(request)),
             Route::Protected => {
-                if let Some(claims) = shared.loopback_claims(&request) {
-                    request.extensions_mut().insert(claims);
-                    return ResponseFuture::inner(self.inner.call(request));
+                let claims = match shared.loopback_claims(&request) {
+                    Some(claims) => claims,
+                    None => match shared.authenticate(request.headers(), TokenUse::Access) {
+                        Ok(claims) => claims,
+                        Err(rejection) => {
+                            return ResponseFuture::ready(shared.unauthorized(rejection));
+                        }
+                    },
+                };
+                if let Some(challenge) = shared.scope_rules.refusal(request.uri().path(), &claims) {
+                    return ResponseFuture::ready(shared.forbidden(challenge));
                 }
-                match shared.authenticate(request.headers(), TokenUse::Access) {
-                    Ok(claims) => {
-                        request.extensions_mut().insert(claims);
-                        ResponseFuture::inner(self.inner.call(request))
-                    }
-                    Err(rejection) => ResponseFuture::ready(shared.unauthorized(rejection)),
-                }
+                request.extensions_mut().insert(claims);
+                ResponseFuture::inner(self.inner.call(request))
             }
             Route::Optional => {
                 if let Some(claims) = shared.loopback_claims(&request) {

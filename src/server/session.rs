@@ -8,7 +8,9 @@ use super::Shared;
 use super::response::{self, OwnResponse};
 use crate::error::Rejection;
 use crate::family::{FamilyId, family_of};
+use crate::grant::{Grant, Login};
 use crate::observe::{self, LogLimiter, LoginOutcome};
+use crate::scope::Scopes;
 use crate::store::{Attempt, Family, Presented, Revocation, Rotation, StoreError, ThrottleKeys};
 use crate::token::{self, Claims, TokenUse};
 
@@ -92,11 +94,28 @@ pub(super) async fn forgive(
     }
 }
 
-/// The tokens of a new login by `sub`: a new family, which with rotation on the store
-/// records (past the user's bound, dropping the least recently refreshed one).
-pub(super) async fn login_tokens(shared: &Shared, sub: &str) -> Result<LoginTokens, OwnResponse> {
+/// The tokens of a new `login`: its scopes and the application's custom claims in each, and a
+/// new family, which with rotation on the store records (past the user's bound, dropping the
+/// least recently refreshed one).
+pub(super) async fn login_tokens(
+    shared: &Shared,
+    login: &Login<'_>,
+) -> Result<LoginTokens, OwnResponse> {
+    let custom = match &shared.custom_claims {
+        Some(custom) => custom.claims(login).map_err(|error| {
+            tracing::error!(%error, username = %login.username, "no token issued");
+            Rejection::TokenNotIssued.response()
+        })?,
+        None => None,
+    };
+    let grant = Grant {
+        sub: login.username,
+        scope: login.scopes.as_str(),
+        custom: custom.as_deref(),
+    };
+    let sub = login.username;
     let family = FamilyId::new();
-    let refresh = shared.issue(sub, TokenUse::Refresh, family);
+    let refresh = shared.issue(&grant, TokenUse::Refresh, family)?;
     if shared.rotation {
         let jti = refresh.jti.to_string();
         let record = Family {
@@ -112,7 +131,7 @@ pub(super) async fn login_tokens(shared: &Shared, sub: &str) -> Result<LoginToke
             .map_err(unavailable)?;
     }
     Ok(LoginTokens {
-        access_token: shared.issue(sub, TokenUse::Access, family).token,
+        access_token: shared.issue(&grant, TokenUse::Access, family)?.token,
         refresh_token: refresh.token,
     })
 }
@@ -129,17 +148,32 @@ pub(super) async fn refresh_tokens(
     }
     // A token of a family we did not start (datarhei's) starts its own.
     let family = FamilyId::of(presented.jti()).unwrap_or_else(FamilyId::new);
+    let scopes = refreshed_scopes(shared, presented);
+    let grant = Grant {
+        sub: presented.sub(),
+        scope: scopes.as_str(),
+        custom: presented.custom_json(),
+    };
     let refresh_token = if shared.rotation {
-        Some(rotate(shared, presented, family).await?)
+        Some(rotate(shared, presented, &grant, family).await?)
     } else {
         None
     };
     Ok(RefreshedTokens {
-        access_token: shared
-            .issue(presented.sub(), TokenUse::Access, family)
-            .token,
+        access_token: shared.issue(&grant, TokenUse::Access, family)?.token,
         refresh_token,
     })
+}
+
+/// What a refresh grants: the login's scopes, less any a local user no longer has (an identity
+/// provider's user keeps what its login was granted until the refresh token expires).
+fn refreshed_scopes(shared: &Shared, presented: &Claims) -> Scopes {
+    // Issued by us (a verified token), so valid; a bad one would only drop scopes.
+    let granted = Scopes::parse(presented.scope()).unwrap_or_default();
+    match shared.users.scopes(presented.sub()) {
+        Some(current) => granted.intersection(current),
+        None => granted,
+    }
 }
 
 /// Spends the refresh token with `presented` claims and returns its successor, or the
@@ -147,9 +181,10 @@ pub(super) async fn refresh_tokens(
 async fn rotate(
     shared: &Shared,
     presented: &Claims,
+    grant: &Grant<'_>,
     family: FamilyId,
 ) -> Result<String, OwnResponse> {
-    let next = shared.issue(presented.sub(), TokenUse::Refresh, family);
+    let next = shared.issue(grant, TokenUse::Refresh, family)?;
     let jti = next.jti.to_string();
     let rotation = shared
         .store

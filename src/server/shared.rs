@@ -1,5 +1,6 @@
 use http::{HeaderMap, HeaderValue, Request};
 
+use super::ScopeRules;
 use super::TokenCache;
 use super::bearer::verify_bearer;
 use super::response::{self, OwnResponse};
@@ -7,6 +8,7 @@ use super::routes::Routes;
 use crate::credentials::LocalUsers;
 use crate::error::Rejection;
 use crate::family::FamilyId;
+use crate::grant::{CustomClaims, Grant};
 use crate::peer::peer_addr;
 use crate::store::Store;
 use crate::throttle::Throttle;
@@ -39,6 +41,10 @@ pub(crate) struct Shared {
     pub(crate) verifier: TokenVerifier,
     pub(crate) users: LocalUsers,
     pub(crate) routes: Routes,
+    /// The scopes path prefixes require.
+    pub(crate) scope_rules: ScopeRules,
+    /// The application's claims for the tokens of each login.
+    pub(crate) custom_claims: Option<CustomClaims>,
     pub(crate) access_lifetime: i64,
     pub(crate) refresh_lifetime: i64,
     pub(crate) body_limit: usize,
@@ -146,14 +152,35 @@ impl Shared {
         response::unauthorized(rejection, challenge)
     }
 
-    /// Issues a new token of login `family` for `sub`.
-    pub(crate) fn issue(&self, sub: &str, usefor: TokenUse, family: FamilyId) -> Issued {
+    /// The `403` for claims without a scope the path requires, with `challenge`.
+    pub(crate) fn forbidden(&self, challenge: &HeaderValue) -> OwnResponse {
+        // At debug, like a refused token: the client decides how often.
+        tracing::debug!(
+            reason = Rejection::InsufficientScope.code(),
+            "scope missing"
+        );
+        crate::observe::token_rejected(Rejection::InsufficientScope);
+        response::forbidden(challenge)
+    }
+
+    /// Issues a new token of login `family` with what `grant` says; a `500` if it would be
+    /// larger than the maximum token size.
+    pub(crate) fn issue(
+        &self,
+        grant: &Grant<'_>,
+        usefor: TokenUse,
+        family: FamilyId,
+    ) -> Result<Issued, OwnResponse> {
         let lifetime = match usefor {
             TokenUse::Access => self.access_lifetime,
             TokenUse::Refresh => self.refresh_lifetime,
         };
         self.issuer
-            .issue(sub, usefor, family, lifetime, token::now())
+            .issue(grant, usefor, family, lifetime, token::now())
+            .map_err(|error| {
+                tracing::error!(%error, username = %grant.sub, "no token issued");
+                Rejection::TokenNotIssued.response()
+            })
     }
 
     /// Whether the request's connection comes from a loopback address and the bypass is on.
@@ -166,8 +193,8 @@ impl Shared {
             && peer_addr(request).is_some_and(|addr| addr.ip().to_canonical().is_loopback())
     }
 
-    /// The claims a request gets from the loopback bypass, when it bypasses: the configured
-    /// user's, issued by nobody (`jti` empty, `iat` = `exp` = now, `exi` 0). The token, if any,
+    /// The claims a request gets from the loopback bypass, when it bypasses: the first
+    /// configured user's, with its scopes, issued by nobody (`jti` empty, `iat` = `exp` = now, `exi` 0). The token, if any,
     /// is not read.
     pub(crate) fn loopback_claims<B>(&self, request: &Request<B>) -> Option<Claims> {
         let user = self.loopback_bypass.as_ref()?;
@@ -175,7 +202,8 @@ impl Shared {
             return None;
         }
         let now = token::now();
-        Some(Claims::new(
+        let scopes = self.users.scopes(&user.username).map(|s| s.as_str());
+        let claims = Claims::new(
             &user.realm,
             &user.username,
             TokenUse::Access,
@@ -183,7 +211,8 @@ impl Shared {
             now,
             0,
             "",
-        ))
+        );
+        Some(claims.with_more(scopes.unwrap_or(""), None))
     }
 }
 

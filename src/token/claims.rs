@@ -1,6 +1,8 @@
 use std::fmt;
+use std::sync::Arc;
 
 use arrayvec::ArrayString;
+use serde::de::DeserializeOwned;
 
 /// What a token may be used for: the `usefor` claim.
 ///
@@ -58,7 +60,9 @@ impl fmt::Display for TokenUse {
 ///
 /// The claims are read through methods named after them. Their three strings are kept end to
 /// end in one buffer inside the value, so that verifying a token allocates nothing: three
-/// `String`s were a twelfth of a verification (BENCHMARKS.md).
+/// `String`s were a twelfth of a verification (BENCHMARKS.md). A token's scopes and custom
+/// claims, when it has any, are shared behind one `Arc`: a cached token's claims are handed
+/// out without copying them.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Claims {
     /// `iss`, `sub` and `jti`, in this order.
@@ -71,6 +75,17 @@ pub struct Claims {
     iat: i64,
     exp: i64,
     exi: i64,
+    /// `None` for a token without scopes or custom claims (datarhei's, and ours by default).
+    more: Option<Arc<MoreClaims>>,
+}
+
+/// The claims beyond datarhei's.
+#[derive(PartialEq, Eq)]
+struct MoreClaims {
+    /// The `scope` claim as issued: scopes separated by spaces; empty for none.
+    scope: Box<str>,
+    /// The application's custom claims, as a JSON object; `None` for none.
+    custom: Option<Box<str>>,
 }
 
 impl Claims {
@@ -94,7 +109,19 @@ impl Claims {
             iat,
             exp,
             exi,
+            more: None,
         }
+    }
+
+    /// These claims with a `scope` claim (space-separated) and custom claims (a JSON object).
+    pub(crate) fn with_more(mut self, scope: &str, custom: Option<String>) -> Self {
+        if !scope.is_empty() || custom.is_some() {
+            self.more = Some(Arc::new(MoreClaims {
+                scope: scope.into(),
+                custom: custom.map(String::into_boxed_str),
+            }));
+        }
+        self
     }
 
     /// The issuer: the configured realm.
@@ -142,6 +169,61 @@ impl Claims {
     pub const fn exi(&self) -> i64 {
         self.exi
     }
+
+    /// The `scope` claim: the scopes the login was granted, separated by single spaces; empty
+    /// for none.
+    #[must_use]
+    #[inline]
+    pub fn scope(&self) -> &str {
+        self.more.as_ref().map_or("", |more| &more.scope)
+    }
+
+    /// The scopes of the `scope` claim, one by one.
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        crate::scope::split(self.scope())
+    }
+
+    /// Whether the token grants `scope`.
+    ///
+    /// ```
+    /// # use tower_jwt_login::Claims;
+    /// fn may_delete(claims: &Claims) -> bool {
+    ///     claims.has_scope("streams:delete")
+    /// }
+    /// ```
+    #[must_use]
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes().any(|own| own == scope)
+    }
+
+    /// The application's custom claims (see
+    /// [`JwtLoginBuilder::custom_claims`](crate::JwtLoginBuilder::custom_claims)), read into
+    /// `T`: any type that deserialises from a JSON object of those claims. A token without
+    /// custom claims reads as the empty object `{}`, so optional fields read as absent.
+    ///
+    /// ```
+    /// # use tower_jwt_login::Claims;
+    /// #[derive(serde::Deserialize)]
+    /// struct Tenant {
+    ///     tenant: String,
+    /// }
+    ///
+    /// fn tenant(claims: &Claims) -> Option<String> {
+    ///     claims.extra::<Tenant>().ok().map(|extra| extra.tenant)
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The `serde_json` error when the custom claims do not fit `T`.
+    pub fn extra<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self.custom_json().unwrap_or("{}"))
+    }
+
+    /// The custom claims as the JSON object they were read from, if any.
+    pub(crate) fn custom_json(&self) -> Option<&str> {
+        self.more.as_ref()?.custom.as_deref()
+    }
 }
 
 impl fmt::Debug for Claims {
@@ -154,14 +236,17 @@ impl fmt::Debug for Claims {
             .field("exp", &self.exp)
             .field("exi", &self.exi)
             .field("jti", &self.jti())
+            .field("scope", &self.scope())
+            // Their values are the application's: only whether there are any.
+            .field("custom", &self.custom_json().is_some())
             .finish()
     }
 }
 
-/// How many bytes of claim strings are kept inside a [`Claims`] value (a UUID, a realm and a
-/// username of twenty characters each); longer ones take one allocation. `Claims` is then 128
+/// How many bytes of claim strings are kept inside a [`Claims`] value (a UUID, the default realm
+/// and a username of up to nineteen characters); longer ones take one allocation. `Claims` is then 128
 /// bytes, which the compiler copies with a few vector moves rather than a call to `memcpy`.
-const INLINE_TEXT: usize = 76;
+const INLINE_TEXT: usize = 68;
 
 /// Strings put end to end: inside the value when they fit, else in one allocation. Which one
 /// depends only on the total length, so the derived equality compares contents.
@@ -230,7 +315,7 @@ mod tests {
         assert_eq!(claims(&long, "b", "c"), claims(&long, "b", "c"));
         assert_eq!(
             format!("{:?}", claims("realm", "admin", "id")),
-            r#"Claims { iss: "realm", sub: "admin", usefor: Access, iat: 1, exp: 3, exi: 2, jti: "id" }"#
+            r#"Claims { iss: "realm", sub: "admin", usefor: Access, iat: 1, exp: 3, exi: 2, jti: "id", scope: "", custom: false }"#
         );
     }
 }

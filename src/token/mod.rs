@@ -17,7 +17,8 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 
 pub use claims::{Claims, TokenUse};
 pub(crate) use issue::{Issued, TokenIssuer};
-pub(crate) use verify::{MAX_TOKEN_LEN, TokenVerifier};
+pub(crate) use payload::CLAIM_NAMES;
+pub(crate) use verify::{MAX_TOKEN_LEN, MIN_MAX_TOKEN_LEN, TokenVerifier};
 
 pub(crate) use crate::clock::now;
 

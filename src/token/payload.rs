@@ -1,7 +1,8 @@
 //! The claim rules of shape and type: every claim this crate issues present exactly once, with
 //! the type it is written with (strings for `iss`, `sub`, `usefor`, `jti`; integers that fit an
-//! `i64` for `iat`, `exp`, `exi` and the optional `nbf`), no `aud`, and at most
-//! [`MAX_UNKNOWN_CLAIMS`] other members, each once. `verify.rs` checks the values.
+//! `i64` for `iat`, `exp`, `exi` and the optional `nbf`; a string for the optional `scope`), no
+//! `aud`, and at most [`MAX_UNKNOWN_CLAIMS`] other members (an application's custom claims),
+//! each once. `verify.rs` checks the values.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -33,10 +34,19 @@ pub(super) struct Payload<'a> {
     pub(super) nbf: Option<i64>,
     #[serde(borrow)]
     pub(super) jti: Cow<'a, str>,
+    /// Borrowed: the scopes this crate writes need no escapes (RFC 6749 §3.3 leaves out `"`
+    /// and `\`), so a `scope` with escapes is refused as invalid claims.
+    #[serde(default, borrow, deserialize_with = "present")]
+    pub(super) scope: Option<&'a str>,
     /// Flattened, which also keeps serde from reading a JSON array of values as the claims.
     #[serde(flatten)]
-    _unknown: UnknownClaims,
+    pub(super) unknown: UnknownClaims,
 }
+
+/// The members every token of this crate may have; the others are custom claims.
+pub(crate) const CLAIM_NAMES: [&str; 9] = [
+    "exi", "exp", "iat", "iss", "jti", "nbf", "scope", "sub", "usefor",
+];
 
 /// For an optional member: absent is `None` (with `#[serde(default)]`), but present it must
 /// have the type, so `null` is refused as any other wrong type is.
@@ -48,23 +58,28 @@ pub(super) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 
 /// The members of a payload that are not claims this crate reads: no `aud` (this crate issues
 /// no audience, so a token that names one was made for somebody else, RFC 7519 §4.1.3), and at
-/// most [`MAX_UNKNOWN_CLAIMS`] others, each once, their values ignored.
-struct UnknownClaims;
+/// most [`MAX_UNKNOWN_CLAIMS`] others, each once, their values not read here. Whether there
+/// were any: only then does the verifier copy them out as custom claims.
+pub(super) struct UnknownClaims {
+    pub(super) any: bool,
+}
 
 impl<'de> Deserialize<'de> for UnknownClaims {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(UnknownClaims)
+        deserializer.deserialize_map(UnknownClaimsVisitor)
     }
 }
 
-impl<'de> Visitor<'de> for UnknownClaims {
-    type Value = Self;
+struct UnknownClaimsVisitor;
+
+impl<'de> Visitor<'de> for UnknownClaimsVisitor {
+    type Value = UnknownClaims;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("claims")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UnknownClaims, A::Error> {
         let mut names: Vec<String> = Vec::new();
         while let Some(name) = map.next_key::<String>()? {
             if name == "aud" || names.contains(&name) || names.len() == MAX_UNKNOWN_CLAIMS {
@@ -73,7 +88,9 @@ impl<'de> Visitor<'de> for UnknownClaims {
             names.push(name);
             map.next_value::<IgnoredAny>()?;
         }
-        Ok(self)
+        Ok(UnknownClaims {
+            any: !names.is_empty(),
+        })
     }
 }
 

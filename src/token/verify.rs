@@ -7,13 +7,18 @@ use base64::{DecodeSliceError, Engine as _};
 
 use super::header::check_foreign_header;
 use super::payload::Payload;
-use super::{BASE64URL, Claims, TokenUse};
+use super::{BASE64URL, CLAIM_NAMES, Claims, TokenUse};
 use crate::error::Rejection;
 use crate::keys::KeySet;
 
 /// The longest token looked at (ours are about 350 bytes): anything longer is refused before any
-/// decoding, so an attacker cannot make us do work proportional to what they send.
+/// decoding, so an attacker cannot make us do work proportional to what they send. The largest
+/// maximum token size that can be configured.
 pub(crate) const MAX_TOKEN_LEN: usize = 4096;
+
+/// The smallest maximum token size that can be configured: room for the claims of a login with
+/// a long realm and username, but nothing custom.
+pub(crate) const MIN_MAX_TOKEN_LEN: usize = 512;
 
 /// Payloads up to this size decode into a stack buffer; larger ones (rare, and bounded by
 /// [`MAX_TOKEN_LEN`]) into the heap. Ours decode to about 170 bytes plus the username.
@@ -92,7 +97,15 @@ impl TokenVerifier {
         };
         let payload: Payload<'_> =
             serde_json::from_slice(json).map_err(|_| Rejection::InvalidClaims)?;
-        self.check_claims(&payload, usefor, now)
+        let (claims, nbf) = self.check_claims(&payload, usefor, now)?;
+        if payload.scope.is_none() && !payload.unknown.any {
+            return Ok((claims, nbf));
+        }
+        let custom = match payload.unknown.any {
+            true => Some(custom_claims(json).ok_or(Rejection::InvalidClaims)?),
+            false => None,
+        };
+        Ok((claims.with_more(payload.scope.unwrap_or(""), custom), nbf))
     }
 
     /// Checks the values of the claims of an authenticated payload, and only then copies them
@@ -149,6 +162,15 @@ impl TokenVerifier {
         }
         Ok(())
     }
+}
+
+/// The members of an authenticated payload that are not this crate's claims, as a JSON object:
+/// the custom claims an application added at login, copied out for it to read.
+fn custom_claims(json: &[u8]) -> Option<String> {
+    let mut members: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(json).ok()?;
+    members.retain(|name, _| !CLAIM_NAMES.contains(&name.as_str()));
+    serde_json::to_string(&members).ok()
 }
 
 /// Splits a compact JWS into its three segments; `None` unless there are exactly two dots,
