@@ -217,3 +217,36 @@ fn a_cache_hit_allocates_nothing() {
     assert_eq!(hit, first);
     assert_eq!(allocations, 0);
 }
+
+/// A gRPC request with a valid token costs what a plain one does: whether a request is gRPC is
+/// asked only when the layer refuses it, and even then without allocating.
+#[test]
+fn an_accepted_grpc_request_allocates_no_more_than_a_plain_one() {
+    let layer = layer();
+    let token = access_token(&layer);
+    let mut service = layer.layer(service_fn(inner));
+    let request = |content_type: &'static str| {
+        Request::post("/api/v3/grpc.health.v1.Health/Check")
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", content_type)
+            .body(Full::default())
+            .unwrap()
+    };
+    // Warm up once, as above.
+    assert_eq!(
+        call(&mut service, request("application/json")).status(),
+        StatusCode::OK
+    );
+
+    // Built before counting: only the layer's work is counted.
+    let (plain, grpc) = (request("application/json"), request("application/grpc"));
+    let (plain, plain_allocations) = counted(|| call(&mut service, plain));
+    let (grpc, grpc_allocations) = counted(|| call(&mut service, grpc));
+    assert_eq!(plain.status(), StatusCode::OK);
+    assert_eq!(grpc.status(), StatusCode::OK);
+    assert_eq!(plain_allocations, PROTECTED_PATH_ALLOCATIONS);
+    assert!(
+        grpc_allocations <= plain_allocations,
+        "gRPC {grpc_allocations}, plain {plain_allocations}"
+    );
+}

@@ -1,4 +1,4 @@
-//! What both server examples share: the layer from datarhei Core's environment variables
+//! What the server examples share: the layer from datarhei Core's environment variables
 //! (`JwtLoginConfig::from_env`), the serve loop with its limits (`serve.rs`), and the answer of
 //! `GET /api`.
 
@@ -11,12 +11,20 @@ use std::net::SocketAddr;
 #[allow(unused_imports)]
 pub use serve::{Limits, serve};
 
-use tower_jwt_login::{Claims, JwtLoginConfig, JwtLoginLayer};
+use tower_jwt_login::{Claims, JwtLoginBuilder, JwtLoginConfig, JwtLoginLayer};
 
 /// The layer, the address to listen on and the server's limits, from datarhei Core's
 /// environment variables: the layer's from the library (`JwtLoginConfig::from_env`, the README's
 /// "Configuration from the environment"), the server's here.
 pub fn from_env() -> Result<(JwtLoginLayer, SocketAddr, Limits), Box<dyn std::error::Error>> {
+    from_env_with(|builder| builder)
+}
+
+/// [`from_env`], with the chance to set on the builder what the variables do not hold (the
+/// tonic example's protected prefix: its gRPC service's path).
+pub fn from_env_with(
+    customize: impl FnOnce(JwtLoginBuilder) -> JwtLoginBuilder,
+) -> Result<(JwtLoginLayer, SocketAddr, Limits), Box<dyn std::error::Error>> {
     let address = env("CORE_ADDRESS").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
     let address: SocketAddr = address
         .parse()
@@ -33,7 +41,7 @@ pub fn from_env() -> Result<(JwtLoginLayer, SocketAddr, Limits), Box<dyn std::er
         ("CORE_API_AUTH_PASSWORD", Some(password)) => Some(password.clone()),
         _ => std::env::var(name).ok(),
     })?
-    .build()?;
+    .build_with(customize)?;
     let username = env("CORE_API_AUTH_USERNAME").unwrap_or_else(|| "admin".to_owned());
     println!("listening on http://{address}");
     println!(

@@ -7,8 +7,8 @@ use std::task::{Context, Poll, ready};
 use http::Response;
 use pin_project_lite::pin_project;
 
-use super::ResponseBody;
 use super::response::OwnResponse;
+use super::{ResponseBody, grpc};
 
 /// Work the layer does itself (reading a login body, checking a password, asking the store):
 /// boxed, because it is rare and its future's type is unnameable; never on the pass-through or
@@ -29,10 +29,11 @@ pin_project! {
     enum State<F> {
         // The inner service's future, for pass-through and authenticated requests.
         Inner { #[pin] future: F },
-        // An answer already made: a rejection.
-        Ready { response: Option<OwnResponse> },
+        // An answer already made: a rejection. `grpc`: the request was gRPC, and a refusal is
+        // answered in gRPC's form (`grpc.rs`).
+        Ready { response: Option<OwnResponse>, grpc: bool },
         // An answer still being worked out: a login, refresh or logout.
-        Own { future: OwnFuture },
+        Own { future: OwnFuture, grpc: bool },
     }
 }
 
@@ -45,18 +46,21 @@ impl<F, B> ResponseFuture<F, B> {
         }
     }
 
-    pub(crate) const fn ready(response: OwnResponse) -> Self {
+    /// An answer already made; `grpc` if the request was gRPC.
+    pub(crate) const fn ready(response: OwnResponse, grpc: bool) -> Self {
         Self {
             state: State::Ready {
                 response: Some(response),
+                grpc,
             },
             _body: PhantomData,
         }
     }
 
-    pub(crate) const fn own(future: OwnFuture) -> Self {
+    /// An answer the layer works out itself; `grpc` if the request was gRPC.
+    pub(crate) const fn own(future: OwnFuture, grpc: bool) -> Self {
         Self {
-            state: State::Own { future },
+            state: State::Own { future, grpc },
             _body: PhantomData,
         }
     }
@@ -75,14 +79,17 @@ where
                 let response = ready!(future.poll(cx))?;
                 Poll::Ready(Ok(response.map(ResponseBody::inner)))
             }
-            StateProj::Ready { response } => {
+            // Every answer of the layer's own leaves here: the one place where a refusal takes
+            // its gRPC form.
+            StateProj::Ready { response, grpc } => {
                 let response = response
                     .take()
                     .expect("ResponseFuture polled after completion");
+                let response = grpc::own_answer(response, *grpc);
                 Poll::Ready(Ok(response.map(ResponseBody::full)))
             }
-            StateProj::Own { future } => {
-                let response = ready!(future.as_mut().poll(cx));
+            StateProj::Own { future, grpc } => {
+                let response = grpc::own_answer(ready!(future.as_mut().poll(cx)), *grpc);
                 Poll::Ready(Ok(response.map(ResponseBody::full)))
             }
         }

@@ -3,6 +3,7 @@
 mod bearer;
 mod body;
 mod future;
+mod grpc;
 mod layer;
 mod login;
 mod logout;

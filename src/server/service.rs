@@ -6,7 +6,7 @@ use http::{Request, Response};
 use tower_service::Service;
 
 use super::routes::Route;
-use super::{ResponseBody, ResponseFuture, Shared, login, logout, refresh};
+use super::{ResponseBody, ResponseFuture, Shared, grpc, login, logout, refresh};
 use crate::token::TokenUse;
 
 /// The middleware produced by [`JwtLoginLayer`](super::JwtLoginLayer).
@@ -104,13 +104,21 @@ impl<S> JwtLogin<S> {
                     Some(claims) => claims,
                     None => match shared.authenticate(request.headers(), TokenUse::Access) {
                         Ok(claims) => claims,
+                        // Whether the request is gRPC is asked only on the way out, so that an
+                        // accepted request pays nothing for it.
                         Err(rejection) => {
-                            return ResponseFuture::ready(shared.unauthorized(rejection));
+                            return ResponseFuture::ready(
+                                shared.unauthorized(rejection),
+                                grpc::is_grpc(request.headers()),
+                            );
                         }
                     },
                 };
                 if let Some(challenge) = shared.scope_rules.refusal(request.uri().path(), &claims) {
-                    return ResponseFuture::ready(shared.forbidden(challenge));
+                    return ResponseFuture::ready(
+                        shared.forbidden(challenge),
+                        grpc::is_grpc(request.headers()),
+                    );
                 }
                 request.extensions_mut().insert(claims);
                 ResponseFuture::inner(self.inner.call(request))
@@ -125,16 +133,20 @@ impl<S> JwtLogin<S> {
                 ResponseFuture::inner(self.inner.call(request))
             }
             Route::Login => {
-                ResponseFuture::own(Box::pin(login::login(Arc::clone(&self.shared), request)))
+                let grpc = grpc::is_grpc(request.headers());
+                let login = login::login(Arc::clone(&self.shared), request);
+                ResponseFuture::own(Box::pin(login), grpc)
             }
-            Route::Refresh => ResponseFuture::own(Box::pin(refresh::refresh(
-                Arc::clone(&self.shared),
-                request.into_parts().0,
-            ))),
-            Route::Logout => ResponseFuture::own(Box::pin(logout::logout(
-                Arc::clone(&self.shared),
-                request.into_parts().0,
-            ))),
+            Route::Refresh => {
+                let grpc = grpc::is_grpc(request.headers());
+                let refresh = refresh::refresh(Arc::clone(&self.shared), request.into_parts().0);
+                ResponseFuture::own(Box::pin(refresh), grpc)
+            }
+            Route::Logout => {
+                let grpc = grpc::is_grpc(request.headers());
+                let logout = logout::logout(Arc::clone(&self.shared), request.into_parts().0);
+                ResponseFuture::own(Box::pin(logout), grpc)
+            }
         }
     }
 }
