@@ -118,7 +118,9 @@ pub use grant::{Login, LoginSource};
 pub use idp::Tenant;
 pub use peer::PeerAddr;
 pub use scope::Scopes;
-pub use server::{JwtLogin, JwtLoginLayer, ResponseBody, ResponseFuture};
+pub use server::{
+    JwtLogin, JwtLoginLayer, RequireScope, RequireScopeLayer, ResponseBody, ResponseFuture,
+};
 pub use store::{MemoryStore, Store};
 #[cfg(feature = "redis")]
 pub use store::{RedisStore, RedisStoreBuilder};

@@ -81,7 +81,13 @@ impl Drop for Server {
 /// What the inner services answer: the path they saw and the subject of the claims, if any.
 /// Anything that reaches them answers 2xx, so a test can tell whether a request got through.
 fn inner_answer(path: &str, claims: Option<&Claims>) -> String {
-    serde_json::json!({ "path": path, "sub": claims.map(Claims::sub) }).to_string()
+    serde_json::json!({
+        "path": path,
+        "sub": claims.map(Claims::sub),
+        "scope": claims.map(Claims::scope),
+        "extra": claims.map(|c| c.extra::<serde_json::Value>().unwrap()),
+    })
+    .to_string()
 }
 
 pub async fn spawn(stack: Stack, layer: JwtLoginLayer) -> Server {
