@@ -250,3 +250,36 @@ fn an_accepted_grpc_request_allocates_no_more_than_a_plain_one() {
         "gRPC {grpc_allocations}, plain {plain_allocations}"
     );
 }
+
+/// Scope requirements cost nothing where a route requires no scope, and a token with scopes
+/// (shared, not copied, out of the cache) nothing more than one without: the protected path
+/// still only allocates what inserting the claims needs.
+#[test]
+fn scopes_add_no_allocation_to_the_protected_path() {
+    let layer = JwtLoginLayer::builder()
+        .user("admin", Password::plain("correct horse battery staple"))
+        .user_scopes("admin", ["streams:read", "streams:write"])
+        .secret(SECRET)
+        .require_scopes("/api/v3/process", ["streams:write"])
+        .build()
+        .unwrap();
+    let token = access_token(&layer);
+    let mut service = layer.layer(service_fn(inner));
+    let request = |path: &str| {
+        Request::get(path)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Full::default())
+            .unwrap()
+    };
+    // Warm up: the first request verifies the token and stores it in the cache.
+    assert_eq!(
+        call(&mut service, request("/api/v3/ping")).status(),
+        StatusCode::OK
+    );
+    for path in ["/api/v3/ping", "/api/v3/process/1"] {
+        let request = request(path);
+        let (response, allocations) = counted(|| call(&mut service, request));
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(allocations, PROTECTED_PATH_ALLOCATIONS, "{path}");
+    }
+}

@@ -39,12 +39,16 @@ impl Drop for Server {
 }
 
 async fn start() -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let layer = builder()
         .protected_prefixes([example::HEALTH_PREFIX])
         .build()
         .unwrap();
+    start_with(layer).await
+}
+
+async fn start_with(layer: tower_jwt_login::JwtLoginLayer) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(example::serve(listener, layer, std::future::pending()));
     Server { addr, task }
 }
@@ -95,6 +99,34 @@ async fn a_tonic_client_is_served_with_an_access_token_and_refused_in_grpc_witho
     assert_unauthenticated(check(&channel, Some(&refresh)).await);
     assert_unauthenticated(check(&channel, Some("not.a.token")).await);
     assert_unauthenticated(check(&channel, Some("garbage")).await);
+}
+
+/// A scope the gRPC method requires: a token without it reads as `PermissionDenied`, with it
+/// the call is served; no token at all stays `Unauthenticated`.
+#[tokio::test]
+async fn a_tonic_client_without_the_required_scope_is_permission_denied() {
+    let layer = builder()
+        .user(
+            "viewer",
+            tower_jwt_login::Password::plain("a viewer's long password"),
+        )
+        .user_scopes(USER, ["health:check"])
+        .protected_prefixes([example::HEALTH_PREFIX])
+        .require_scopes(CHECK, ["health:check"])
+        .build()
+        .unwrap();
+    let server = start_with(layer).await;
+    let (admin, _) = login(server.addr).await;
+    let viewer = login_with(server.addr, "viewer", "a viewer's long password").await;
+    let viewer = viewer.json()["access_token"].as_str().unwrap().to_owned();
+    let channel = channel(server.addr).await;
+
+    let served = check(&channel, Some(&admin)).await.expect("served");
+    assert_eq!(served.get_ref().status(), ServingStatus::Serving);
+    let denied = check(&channel, Some(&viewer)).await.expect_err("no scope");
+    assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
+    assert_eq!(denied.message(), Rejection::InsufficientScope.detail());
+    assert_unauthenticated(check(&channel, None).await);
 }
 
 /// One raw HTTP/2 request (through tonic's channel, which speaks nothing else), its body read
