@@ -1,10 +1,6 @@
 //! One request through the layer as a `tower::Service`, without a network: against the bare
-//! inner service, and next to one validation on its own.
-//!
-//! Goals (ratios within one run): `protected_valid_token` ≤ 1.2× (`bare_inner_with_bearer` +
-//! `verify_access_token`); `pass_through` within noise of `bare_inner`. See BENCHMARKS.md, which
-//! also gives the ratio with `bare_inner_with_bearer_and_claims` in the denominator: the part of
-//! the protected path that is `http::Extensions`'s, not the layer's.
+//! inner service, next to one validation on its own, and with a scope check next to one
+//! without. BENCHMARKS.md gives the figures; `scripts/load.sh` what users see over HTTP.
 
 mod support;
 
@@ -80,6 +76,30 @@ fn layer_bench(c: &mut Criterion) {
         b.iter_batched(
             || get("/api/v3/ping", Some(&cached_access)),
             |request| call(&mut cached_service, request),
+            BatchSize::SmallInput,
+        );
+    });
+    // The cached case again, under a prefix that requires two scopes the token has: what a
+    // scope check adds to a protected request.
+    let scoped = builder()
+        .user_scopes(USER, ["streams:read", "streams:write"])
+        .require_scopes("/api/v3", ["streams:read", "streams:write"])
+        .build()
+        .expect("a valid configuration");
+    let (scoped_access, _) = login(&scoped);
+    let mut scoped_service = scoped.layer(bare_service());
+    assert_eq!(
+        call(
+            &mut scoped_service,
+            get("/api/v3/ping", Some(&scoped_access))
+        )
+        .status(),
+        200
+    );
+    group.bench_function("protected_valid_token_cached_scope_check", |b| {
+        b.iter_batched(
+            || get("/api/v3/ping", Some(&scoped_access)),
+            |request| call(&mut scoped_service, request),
             BatchSize::SmallInput,
         );
     });
