@@ -18,6 +18,8 @@
 //! | `login failed` | `debug` | `outcome = "invalid_credentials"`, `username` (untrusted: at most 64 characters, escaped) |
 //! | `login refused` | `debug` | `outcome` (`malformed`, `throttled`, `idp_unavailable`, `busy`), `reason` (a [`Rejection::code`]), `username` when known |
 //! | `token rejected` | `debug` | `reason` (a [`Rejection::code`]) |
+//! | `scope missing` | `debug` | `reason = "insufficient_scope"` |
+//! | `no token issued` | `error` | `error` (too large, or the custom claims could not be written), `username` |
 //! | `access token refreshed` | `debug` | `username`, `rotated` |
 //! | `a rotated refresh token was presented again...` | `warn` | `username` |
 //! | `logged out` | `info` | `username`, `usefor` |
@@ -38,7 +40,7 @@
 //! | name | labels | counts |
 //! | --- | --- | --- |
 //! | `tower_jwt_login_logins_total` | `outcome` | every request to the login route, once, by how it ended |
-//! | `tower_jwt_login_tokens_rejected_total` | `reason` | every `401` for a bearer token, on any route, by [`Rejection::code`] |
+//! | `tower_jwt_login_tokens_rejected_total` | `reason` | every `401` for a bearer token, on any route, by [`Rejection::code`], and every `403` of a prefix's scope requirement (`insufficient_scope`) |
 //! | `tower_jwt_login_refreshes_total` | `rotated` | every access token issued by the refresh route |
 //! | `tower_jwt_login_refresh_token_reuses_total` | | rotated refresh tokens presented again (their family is revoked) |
 //! | `tower_jwt_login_logouts_total` | `usefor` | every revocation by the logout route: `access` or `refresh` |
@@ -49,8 +51,9 @@
 //! The login `outcome` is one of `success`, `invalid_credentials`, `throttled` (the `429`s:
 //! this is the count of throttled requests), `malformed` (wrong method, media type or body),
 //! `invalid_token` (an identity provider login whose token was refused), `store_unavailable`,
-//! `idp_unavailable` and `busy` (the `503`s of a login that found no free slot to check its
-//! password in). `rotated` is `"true"` when the refresh also rotated the refresh token.
+//! `idp_unavailable`, `busy` (the `503`s of a login that found no free slot to check its
+//! password in) and `not_issued` (the `500` of a token over the maximum size, or of custom
+//! claims that could not be written). `rotated` is `"true"` when the refresh also rotated the refresh token.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -86,6 +89,7 @@ pub(crate) enum LoginOutcome {
     StoreUnavailable,
     IdpUnavailable,
     Busy,
+    NotIssued,
 }
 
 impl LoginOutcome {
@@ -99,6 +103,7 @@ impl LoginOutcome {
             Self::StoreUnavailable => "store_unavailable",
             Self::IdpUnavailable => "idp_unavailable",
             Self::Busy => "busy",
+            Self::NotIssued => "not_issued",
         }
     }
 
@@ -115,6 +120,7 @@ impl LoginOutcome {
             Rejection::StoreUnavailable => Self::StoreUnavailable,
             Rejection::IdentityProviderUnavailable => Self::IdpUnavailable,
             Rejection::PasswordCheckBusy => Self::Busy,
+            Rejection::TokenNotIssued => Self::NotIssued,
             Rejection::MalformedBody
             | Rejection::UnsupportedMediaType
             | Rejection::BodyTooLarge

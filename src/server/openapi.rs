@@ -70,6 +70,7 @@ impl JwtLoginLayer {
                 "413": error("The body is larger than the login body limit."),
                 "415": error("Not application/json."),
                 "429": retry("Too many failed logins from this client: retry after Retry-After seconds."),
+                "500": error("A token could not be issued: larger than the maximum token size, or custom claims that could not be written."),
                 "503": retry("The store or the identity provider is unavailable, or every password check slot is busy."),
             },
         }}));
@@ -81,6 +82,7 @@ impl JwtLoginLayer {
                 "200": tokens("RefreshedTokens", "A new access token; with rotation, the refresh token's successor."),
                 "401": unauthorized(),
                 "405": error("Not GET."),
+                "500": error("A token could not be issued: larger than the maximum token size."),
                 "503": retry("The store is unavailable."),
             },
         }}));
