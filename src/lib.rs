@@ -26,6 +26,11 @@
 //! - **Stores**: the [`MemoryStore`] by default; `RedisStore` (feature `redis`) to share
 //!   throttling, rotation and revocation across replicas. Protected routes never wait on it.
 //! - **Key rotation**: [`JwtLoginBuilder::signing_key`] and [`JwtLoginBuilder::previous_key`].
+//! - **Authorization**: scopes in the access token ([`JwtLoginBuilder::user_scopes`]), required
+//!   per path prefix ([`JwtLoginBuilder::require_scopes`]) or per handler
+//!   ([`RequireScopeLayer`]), answered `403` with RFC 6750's `insufficient_scope`; the
+//!   application's own claims, read typed with [`Claims::extra`].
+//! - **gRPC**: a refused gRPC request is answered with a `grpc-status`, not a JSON body.
 //! - **External identity providers** (feature `jwks`): an Auth0 or OIDC access token exchanged
 //!   for our tokens, against a JWKS cache that never blocks a request.
 //! - **Client** (feature `client`, on by default): `JwtClient` logs in, attaches the bearer,
