@@ -80,6 +80,8 @@ async fn a_token_without_the_required_scope_is_forbidden_and_with_it_passes() {
             "/API/V3/Process",
             "/api/v3/x/../process/1",
             "/api/v3/%70rocess/1",
+            "/api/v3/process/%2e%2e",
+            "/api/v3/process/x%2F..%2F..",
         ] {
             let reply = get_path(server.addr, path, Some(&viewer)).await;
             assert_insufficient_scope(&reply, "streams:write");

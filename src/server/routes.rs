@@ -104,11 +104,11 @@ impl Routes {
     #[cold]
     #[inline(never)]
     fn classify_unclean(&self, path: &str) -> Route {
-        let normalized = normalize(path);
+        let [resolved, literal] = spellings(path);
         if self
             .protected
             .iter()
-            .any(|prefix| is_under(&normalized, prefix))
+            .any(|prefix| is_under(&resolved, prefix) || is_under(&literal, prefix))
         {
             Route::Protected
         } else {
@@ -187,6 +187,18 @@ fn has_unclean_segment(rest: &[u8]) -> bool {
     segment_len != 0 && only_dots && segment_len <= 2
 }
 
+/// The two ways a server may read a path that needs normalising: [`normalize`]'s, with `..`
+/// resolved, and the same with each `..` kept as a segment of its own. A router that matches
+/// the raw path (axum, matchit) sends `/api/v3/%2e%2e` or `/api/v3/a%2F..%2F..` to a handler
+/// under `/api/v3` with `..` in a parameter, while the resolved path lies outside: a prefix
+/// applies when either spelling is under it.
+pub(crate) fn spellings(path: &str) -> [Cow<'_, str>; 2] {
+    if !needs_normalizing(path) {
+        return [Cow::Borrowed(path), Cow::Borrowed(path)];
+    }
+    [normalize_with(path, true), normalize_with(path, false)]
+}
+
 /// The path as a server that decodes it would see it: percent-decoded (invalid escapes kept as
 /// they are), `\` read as `/`, `;` parameters dropped from each segment, empty and `.` segments
 /// removed, `..` resolved. Borrowed when nothing needs changing.
@@ -194,13 +206,18 @@ pub(crate) fn normalize(path: &str) -> Cow<'_, str> {
     if !needs_normalizing(path) {
         return Cow::Borrowed(path);
     }
+    normalize_with(path, true)
+}
+
+/// [`normalize`], with `..` resolved or kept as a segment.
+fn normalize_with(path: &str, resolve_dots: bool) -> Cow<'_, str> {
     let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
     let mut segments: Vec<&str> = Vec::new();
     for segment in decoded.split(['/', '\\']) {
         let segment = segment.split(';').next().unwrap_or("");
         match segment {
             "" | "." => {}
-            ".." => {
+            ".." if resolve_dots => {
                 segments.pop();
             }
             s => segments.push(s),
@@ -273,6 +290,12 @@ mod tests {
             "/api\\v3/ping",
             "/api/%2e%2e/api/v3/ping",
             "/x/../../api/v3",
+            // Resolved, these leave `/api/v3`; a router that matches the raw path still sends
+            // them to a handler under it (`/api/v3/{id}` with `id = ".."`).
+            "/api/v3/%2e%2e",
+            "/api/v3/..",
+            "/api/v3/a%2F..%2F..%2Fx",
+            "/api/v3/a/%2E%2E/%2e%2e/x",
         ] {
             assert_eq!(routes.classify(path), Route::Protected, "{path}");
         }
@@ -350,11 +373,21 @@ mod tests {
         if let Some((_, route)) = exact.iter().find(|(p, _)| path == &***p) {
             return *route;
         }
-        // Written out here rather than through `is_under`, which is under test as well.
+        // Written out here rather than through `is_under`, which is under test as well; the
+        // second spelling keeps `..` as a segment, as a router matching the raw path reads it.
         let normalized = normalize(path).to_ascii_lowercase();
+        let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+        let kept: Vec<&str> = decoded
+            .split(['/', '\\'])
+            .map(|segment| segment.split(';').next().unwrap_or(""))
+            .filter(|segment| !matches!(*segment, "" | "."))
+            .collect();
+        let literal = format!("/{}", kept.join("/")).to_ascii_lowercase();
         let under = |prefix: &str| {
             let prefix = prefix.to_ascii_lowercase();
-            prefix == "/" || normalized == prefix || normalized.starts_with(&format!("{prefix}/"))
+            [&normalized, &literal].iter().any(|spelling| {
+                prefix == "/" || **spelling == prefix || spelling.starts_with(&format!("{prefix}/"))
+            })
         };
         if routes.protected.iter().any(|prefix| under(prefix)) {
             return Route::Protected;

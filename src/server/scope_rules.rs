@@ -2,7 +2,7 @@
 
 use http::HeaderValue;
 
-use super::routes::{Route, Routes, check_path, is_under, normalize};
+use super::routes::{Route, Routes, check_path, is_under, spellings};
 use crate::error::BuildError;
 use crate::scope::{Scopes, grants_all};
 use crate::token::Claims;
@@ -66,10 +66,14 @@ impl ScopeRules {
     }
 
     fn first_unmet(&self, path: &str, claims: &Claims) -> Option<&HeaderValue> {
-        let path = normalize(path);
+        let [resolved, literal] = spellings(path);
+        let applies = |rule: &&ScopeRule| {
+            is_under(&resolved, &rule.prefix) || is_under(&literal, &rule.prefix)
+        };
         self.rules
             .iter()
-            .find(|rule| is_under(&path, &rule.prefix) && !grants_all(claims.scope(), &rule.scopes))
+            .filter(applies)
+            .find(|rule| !grants_all(claims.scope(), &rule.scopes))
             .map(|rule| &rule.challenge)
     }
 }
@@ -139,6 +143,11 @@ mod tests {
             "/API/v3/process/1",
             "/api/v3/x/../process",
             "/api/v3/%70rocess",
+            // Resolved, these lie outside `/api/v3/process`; a raw-path router still routes
+            // them to a handler under it, with `..` in a parameter.
+            "/api/v3/process/%2e%2e",
+            "/api/v3/process/x%2F..%2F..",
+            "/api/v3/process/..",
         ] {
             assert_eq!(
                 refused(path, "read write"),
