@@ -12,7 +12,7 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Response, StatusCode};
+use http::{Method, Request, Response, StatusCode, Version};
 use percent_encoding::{AsciiSet, CONTROLS, percent_encode};
 
 use super::response::OwnResponse;
@@ -27,9 +27,18 @@ const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
 /// `0x7F`.)
 const MESSAGE_ESCAPES: &AsciiSet = &CONTROLS.add(b'%');
 
-/// Whether the request is gRPC: its `content-type` is `application/grpc`, or that followed by
-/// `+<codec>` or `;<parameters>`. Reads the header in place, without allocating.
-pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
+/// Whether the request is gRPC: an HTTP/2 `POST` whose `content-type` is `application/grpc`,
+/// or that followed by `+<codec>` or `;<parameters>`. Reads the header in place, without
+/// allocating. The content type alone would let an HTTP/1.1 client turn its refusals into
+/// `200`s that access logs and rate limiters outside the layer count as successes.
+pub(crate) fn is_grpc<B>(request: &Request<B>) -> bool {
+    request.version() == Version::HTTP_2
+        && request.method() == Method::POST
+        && has_grpc_content_type(request.headers())
+}
+
+/// [`is_grpc`]'s content type test.
+fn has_grpc_content_type(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .is_some_and(|value| is_grpc_content_type(value.as_bytes()))
@@ -131,9 +140,23 @@ mod tests {
             let mut headers = HeaderMap::new();
             let value = HeaderValue::from_bytes(content_type).unwrap();
             headers.insert(header::CONTENT_TYPE, value);
-            assert_eq!(is_grpc(&headers), grpc, "{content_type:?}");
+            assert_eq!(has_grpc_content_type(&headers), grpc, "{content_type:?}");
         }
-        assert!(!is_grpc(&HeaderMap::new()), "no content-type");
+        assert!(!has_grpc_content_type(&HeaderMap::new()), "no content-type");
+        let request = |method: Method, version| {
+            let mut request = Request::new(());
+            *request.method_mut() = method;
+            *request.version_mut() = version;
+            let value = HeaderValue::from_static("application/grpc");
+            request.headers_mut().insert(header::CONTENT_TYPE, value);
+            request
+        };
+        assert!(is_grpc(&request(Method::POST, Version::HTTP_2)));
+        assert!(
+            !is_grpc(&request(Method::POST, Version::HTTP_11)),
+            "HTTP/1.1"
+        );
+        assert!(!is_grpc(&request(Method::GET, Version::HTTP_2)), "GET");
     }
 
     #[test]

@@ -151,6 +151,6 @@ where
             Some(_) => response::forbidden(&self.required.challenge),
             None => response::unauthorized(Rejection::MissingToken, &BEARER),
         };
-        ResponseFuture::ready(refusal, grpc::is_grpc(request.headers()))
+        ResponseFuture::ready(refusal, grpc::is_grpc(&request))
     }
 }

@@ -187,8 +187,9 @@ fn has_unclean_segment(rest: &[u8]) -> bool {
     segment_len != 0 && only_dots && segment_len <= 2
 }
 
-/// The two ways a server may read a path that needs normalising: [`normalize`]'s, with `..`
-/// resolved, and the same with each `..` kept as a segment of its own. A router that matches
+/// The two ways a server may read a path that needs normalising: decoded with `..` resolved,
+/// and the same with each `..` kept as a segment of its own (see `normalize_with`); borrowed
+/// when nothing needs changing. A router that matches
 /// the raw path (axum, matchit) sends `/api/v3/%2e%2e` or `/api/v3/a%2F..%2F..` to a handler
 /// under `/api/v3` with `..` in a parameter, while the resolved path lies outside: a prefix
 /// applies when either spelling is under it.
@@ -201,15 +202,7 @@ pub(crate) fn spellings(path: &str) -> [Cow<'_, str>; 2] {
 
 /// The path as a server that decodes it would see it: percent-decoded (invalid escapes kept as
 /// they are), `\` read as `/`, `;` parameters dropped from each segment, empty and `.` segments
-/// removed, `..` resolved. Borrowed when nothing needs changing.
-pub(crate) fn normalize(path: &str) -> Cow<'_, str> {
-    if !needs_normalizing(path) {
-        return Cow::Borrowed(path);
-    }
-    normalize_with(path, true)
-}
-
-/// [`normalize`], with `..` resolved or kept as a segment.
+/// removed, and `..` resolved (or kept as a segment).
 fn normalize_with(path: &str, resolve_dots: bool) -> Cow<'_, str> {
     let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
     let mut segments: Vec<&str> = Vec::new();
@@ -258,6 +251,12 @@ pub(super) fn check_path(path: &str) -> Result<(), BuildError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The resolved spelling.
+    fn normalize(path: &str) -> Cow<'_, str> {
+        let [resolved, _] = spellings(path);
+        resolved
+    }
 
     fn routes() -> Routes {
         Routes::new(

@@ -109,7 +109,7 @@ impl<S> JwtLogin<S> {
                         Err(rejection) => {
                             return ResponseFuture::ready(
                                 shared.unauthorized(rejection),
-                                grpc::is_grpc(request.headers()),
+                                grpc::is_grpc(&request),
                             );
                         }
                     },
@@ -117,7 +117,7 @@ impl<S> JwtLogin<S> {
                 if let Some(challenge) = shared.scope_rules.refusal(request.uri().path(), &claims) {
                     return ResponseFuture::ready(
                         shared.forbidden(challenge),
-                        grpc::is_grpc(request.headers()),
+                        grpc::is_grpc(&request),
                     );
                 }
                 request.extensions_mut().insert(claims);
@@ -133,17 +133,17 @@ impl<S> JwtLogin<S> {
                 ResponseFuture::inner(self.inner.call(request))
             }
             Route::Login => {
-                let grpc = grpc::is_grpc(request.headers());
+                let grpc = grpc::is_grpc(&request);
                 let login = login::login(Arc::clone(&self.shared), request);
                 ResponseFuture::own(Box::pin(login), grpc)
             }
             Route::Refresh => {
-                let grpc = grpc::is_grpc(request.headers());
+                let grpc = grpc::is_grpc(&request);
                 let refresh = refresh::refresh(Arc::clone(&self.shared), request.into_parts().0);
                 ResponseFuture::own(Box::pin(refresh), grpc)
             }
             Route::Logout => {
-                let grpc = grpc::is_grpc(request.headers());
+                let grpc = grpc::is_grpc(&request);
                 let logout = logout::logout(Arc::clone(&self.shared), request.into_parts().0);
                 ResponseFuture::own(Box::pin(logout), grpc)
             }
