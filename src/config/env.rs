@@ -114,6 +114,7 @@ impl JwtLoginConfig {
             users: vec![UserEntry {
                 username,
                 password: PasswordSetting::Plain(Secret::new(password)),
+                scopes: None,
             }],
             optional_auth_paths: vec!["/api".to_owned()],
             loopback_bypass: boolean(&get, "CORE_API_AUTH_DISABLE_LOCALHOST")?,
@@ -223,6 +224,8 @@ fn tenants(
                 discovery: None,
                 allow_insecure_loopback: None,
                 refresh_interval_seconds: None,
+                scopes_claim: None,
+                allowed_scopes: None,
             });
         }
         Ok(())
