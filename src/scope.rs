@@ -59,6 +59,13 @@ impl Scopes {
         Self::new(list.split(' ').filter(|scope| !scope.is_empty()))
     }
 
+    /// The valid ones of `scopes`; the others are dropped. For scopes from elsewhere (an
+    /// identity provider's token) that are no reason to refuse a login.
+    pub(crate) fn valid_of<'a>(scopes: impl IntoIterator<Item = &'a str>) -> Self {
+        let valid = scopes.into_iter().filter(|scope| is_scope_token(scope));
+        Self::from_valid(valid.map(str::to_owned).collect())
+    }
+
     fn from_valid(mut scopes: Vec<String>) -> Self {
         scopes.sort_unstable();
         scopes.dedup();
@@ -145,6 +152,10 @@ mod tests {
             );
         }
         assert!(Scopes::parse("ok a\"b").is_err());
+        assert_eq!(
+            Scopes::valid_of(["b", "", "a b", "a:read", "é"]).as_str(),
+            "a:read b"
+        );
         assert_eq!(format!("{scopes:?}"), r#"{"a:read", "b", "urn:x/y!"}"#);
     }
 

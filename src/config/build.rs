@@ -50,7 +50,7 @@ impl JwtLoginBuilder {
         let body_limit = self.body_limit()?;
         let max_password_hashes = self.password_hashes()?;
         let routes = self.routes()?;
-        let users = self.users()?.with_scopes(self.checked_user_scopes()?)?;
+        let users = self.scoped_users()?;
         let scope_rules = self.scope_rules(&routes)?;
         let max_token_size = self.checked_max_token_size()?;
         let custom_claims = match self.authorization.custom_claims.take() {
@@ -179,6 +179,11 @@ impl JwtLoginBuilder {
     /// valid PHC strings.
     pub(super) fn users(&self) -> Result<LocalUsers, BuildError> {
         LocalUsers::new(self.users.clone())
+    }
+
+    /// The local users with their scopes: every scope valid, and given to a configured user.
+    pub(super) fn scoped_users(&self) -> Result<LocalUsers, BuildError> {
+        self.users()?.with_scopes(self.checked_user_scopes()?)
     }
 
     /// The scopes of each user named, each scope valid.

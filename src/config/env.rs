@@ -9,13 +9,14 @@ use super::JwtLoginConfig;
 use super::settings::RedisSettings;
 #[cfg(feature = "jwks")]
 use super::settings::TenantSettings;
-use super::settings::{PasswordSetting, Secret, StoreSettings, UserEntry};
+use super::settings::{PasswordSetting, ScopeList, Secret, StoreSettings, UserEntry};
 use crate::error::{ConfigError, EnvError};
 
 /// Each variable, and the configuration field it sets (the README's table describes them).
 const VARIABLES: &[(&str, &str)] = &[
     ("CORE_API_AUTH_USERNAME", "users[0].username"),
     ("CORE_API_AUTH_PASSWORD", "users[0].password"),
+    ("CORE_API_AUTH_SCOPES", "users[0].scopes"),
     ("CORE_API_AUTH_JWT_SECRET", "datarhei_key"),
     ("CORE_API_AUTH_JWT_SECRET", "secret"),
     ("CORE_API_AUTH_AUTH0_TENANTS", "tenants"),
@@ -53,6 +54,7 @@ impl JwtLoginConfig {
     /// | `CORE_API_AUTH_ENABLE` | `false` is an [`EnvError::AuthDisabled`]: datarhei Core then has no authentication at all | authentication on |
     /// | `CORE_API_AUTH_USERNAME` | the user | `admin` |
     /// | `CORE_API_AUTH_PASSWORD` | the user's password, required | [`EnvError::Missing`] |
+    /// | `CORE_API_AUTH_SCOPES` | the user's scopes, separated by spaces ([`user_scopes`](crate::JwtLoginBuilder::user_scopes)); this crate's own | none |
     /// | `CORE_API_AUTH_JWT_SECRET` | the key is derived as datarhei Core does ([`datarhei_key`](crate::JwtLoginBuilder::datarhei_key)) | a random key |
     /// | `CORE_API_AUTH_DISABLE_LOCALHOST` | [`loopback_bypass`](crate::JwtLoginBuilder::loopback_bypass) | `false` |
     /// | `CORE_API_AUTH_AUTH0_ENABLE` | use the tenants (feature `jwks`) | `false` |
@@ -114,6 +116,7 @@ impl JwtLoginConfig {
             users: vec![UserEntry {
                 username,
                 password: PasswordSetting::Plain(Secret::new(password)),
+                scopes: get("CORE_API_AUTH_SCOPES").map(ScopeList::Joined),
             }],
             optional_auth_paths: vec!["/api".to_owned()],
             loopback_bypass: boolean(&get, "CORE_API_AUTH_DISABLE_LOCALHOST")?,
@@ -223,6 +226,8 @@ fn tenants(
                 discovery: None,
                 allow_insecure_loopback: None,
                 refresh_interval_seconds: None,
+                scopes_claim: None,
+                allowed_scopes: None,
             });
         }
         Ok(())

@@ -5,6 +5,7 @@
 //! checks [`JwtLoginBuilder::build`] runs). The first check that fails is that field's: the
 //! error carries the field's path, known where the field is read.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -13,7 +14,7 @@ use super::JwtLoginBuilder;
 use super::fill::{Filling, member, user_member};
 #[cfg(feature = "jwks")]
 use super::settings::TenantSettings;
-use super::settings::{KeySettings, Secret, StoreSettings, ThrottleSettings, UserEntry};
+use super::settings::{KeySettings, ScopeList, Secret, StoreSettings, ThrottleSettings, UserEntry};
 use crate::error::{BuildError, ConfigError};
 use crate::server::JwtLoginLayer;
 use crate::store::MemoryStore;
@@ -32,7 +33,7 @@ use crate::throttle::LoginThrottle;
 /// | field | type | builder method |
 /// |---|---|---|
 /// | `realm` | string | [`realm`](JwtLoginBuilder::realm) |
-/// | `users` | array of `{"username", "password"}` or `{"username", "password_hash"}` (argon2id PHC) | [`user`](JwtLoginBuilder::user) |
+/// | `users` | array of `{"username", "password"}` or `{"username", "password_hash"}` (argon2id PHC), each with optional `"scopes"` | [`user`](JwtLoginBuilder::user), [`user_scopes`](JwtLoginBuilder::user_scopes) |
 /// | `secret` | string, at least 32 bytes | [`secret`](JwtLoginBuilder::secret) |
 /// | `signing_key` | `{"kid", "secret"}`, instead of `secret` | [`signing_key`](JwtLoginBuilder::signing_key) |
 /// | `datarhei_key` | string: datarhei Core's JWT secret, instead of `secret` | [`datarhei_key`](JwtLoginBuilder::datarhei_key) |
@@ -43,6 +44,8 @@ use crate::throttle::LoginThrottle;
 /// | `login_path`, `refresh_path`, `logout_path` | string | [`login_path`](JwtLoginBuilder::login_path), ... |
 /// | `protected_prefixes` | array of strings | [`protected_prefixes`](JwtLoginBuilder::protected_prefixes) |
 /// | `optional_auth_paths` | array of strings | [`optional_auth_path`](JwtLoginBuilder::optional_auth_path) |
+/// | `required_scopes` | object: prefix → scopes | [`require_scopes`](JwtLoginBuilder::require_scopes) |
+/// | `max_token_size` | integer, bytes | [`max_token_size`](JwtLoginBuilder::max_token_size) |
 /// | `login_body_limit_bytes` | integer | [`login_body_limit`](JwtLoginBuilder::login_body_limit) |
 /// | `loopback_bypass` | boolean | [`loopback_bypass`](JwtLoginBuilder::loopback_bypass) |
 /// | `login_throttle` | `{"enabled", "max_failures_per_user", "max_failures_per_client", "window_seconds", "first_lockout_seconds", "max_lockout_seconds"}` | [`login_throttle`](JwtLoginBuilder::login_throttle) |
@@ -53,7 +56,11 @@ use crate::throttle::LoginThrottle;
 /// | `validated_token_cache_slots` | integer | [`validated_token_cache`](JwtLoginBuilder::validated_token_cache) |
 /// | `max_concurrent_password_hashes` | integer, at least 1 | [`max_concurrent_password_hashes`](JwtLoginBuilder::max_concurrent_password_hashes) |
 /// | `store` | `{"type": "memory", "max_throttle_counters"}`, or `{"type": "redis", "url", "key_prefix", "timeout_milliseconds"}` (feature `redis`) | [`store`](JwtLoginBuilder::store) |
-/// | `tenants` | array of `{"issuer", "audiences", "allowed_subjects", "jwks_url", "discovery", "allow_insecure_loopback", "refresh_interval_seconds"}` (feature `jwks`) | [`tenant`](JwtLoginBuilder::tenant) |
+/// | `tenants` | array of `{"issuer", "audiences", "allowed_subjects", "jwks_url", "discovery", "allow_insecure_loopback", "refresh_interval_seconds", "scopes_claim", "allowed_scopes"}` (feature `jwks`) | [`tenant`](JwtLoginBuilder::tenant) |
+///
+/// Scopes (a user's `scopes`, each of `required_scopes`, a tenant's `allowed_scopes`) are an
+/// array of strings or one space-separated string: `["streams:read", "streams:write"]` or
+/// `"streams:read streams:write"`.
 ///
 /// The secrets, the passwords, the password hashes and the Redis URL (which may carry a
 /// password) are printed as `[redacted]` by `Debug`, and zeroed when the configuration is
@@ -112,6 +119,9 @@ pub struct JwtLoginConfig {
     pub(super) validated_token_cache_slots: Option<usize>,
     pub(super) max_concurrent_password_hashes: Option<usize>,
     pub(super) store: Option<StoreSettings>,
+    #[serde(default)]
+    pub(super) required_scopes: BTreeMap<String, ScopeList>,
+    pub(super) max_token_size: Option<usize>,
     #[cfg(feature = "jwks")]
     #[serde(default)]
     pub(super) tenants: Vec<TenantSettings>,
@@ -185,12 +195,16 @@ impl JwtLoginConfig {
             fill.set("realm", |b| b.realm(realm), JwtLoginBuilder::challenges)?;
         }
         for (i, user) in self.users.into_iter().enumerate() {
+            let username = user.username.clone();
             let set = |b: JwtLoginBuilder| b.user(user.username, user.password.into_password());
             fill.set_at(
                 |e| member(&format!("users[{i}]"), user_member(e)),
                 set,
                 JwtLoginBuilder::users,
             )?;
+            if let Some(scopes) = user.scopes {
+                fill.user_scopes(i, username, scopes)?;
+            }
         }
         fill.keys(
             self.secret,
@@ -258,6 +272,10 @@ impl JwtLoginConfig {
                 |b| b.optional_auth_path(path),
                 JwtLoginBuilder::routes,
             )?;
+        }
+        fill.required_scopes(self.required_scopes)?;
+        if let Some(bytes) = self.max_token_size {
+            fill.max_token_size(bytes)?;
         }
         if let Some(limit) = self.login_body_limit_bytes {
             let set = |b: JwtLoginBuilder| b.login_body_limit(limit);
@@ -327,9 +345,13 @@ impl JwtLoginConfig {
         }
         #[cfg(feature = "jwks")]
         for (i, tenant) in self.tenants.into_iter().enumerate() {
-            let field = format!("tenants[{i}]");
-            fill.set(
-                &field,
+            // An invalid scope can only be one of the allow-list's.
+            let path = |error: &BuildError| {
+                let scope = matches!(error, BuildError::InvalidScope { .. });
+                member(&format!("tenants[{i}]"), scope.then_some("allowed_scopes"))
+            };
+            fill.set_at(
+                path,
                 |b| b.tenant(tenant.into_tenant()),
                 JwtLoginBuilder::tenants,
             )?;

@@ -2,10 +2,11 @@
 //! followed by the builder's own check of what it feeds, so that the first check that fails
 //! names the field just set.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::JwtLoginBuilder;
-use super::settings::{KeySettings, Secret, ThrottleSettings};
+use super::settings::{KeySettings, ScopeList, Secret, ThrottleSettings};
 use crate::error::{BuildError, ConfigError};
 use crate::throttle::LoginThrottle;
 
@@ -133,6 +134,43 @@ impl Filling {
             self.set_throttle("max_lockout_seconds", &throttle)?;
         }
         Ok(())
+    }
+
+    /// The scopes of `users[index]`, checked with the users set so far.
+    pub(super) fn user_scopes(
+        &mut self,
+        index: usize,
+        username: String,
+        scopes: ScopeList,
+    ) -> Result<(), ConfigError> {
+        let field = format!("users[{index}].scopes");
+        let set = |b: JwtLoginBuilder| b.user_scopes(username, scopes.into_vec());
+        self.set(&field, set, JwtLoginBuilder::scoped_users)
+    }
+
+    /// `required_scopes`, one prefix at a time, each checked against the protected prefixes
+    /// (set before).
+    pub(super) fn required_scopes(
+        &mut self,
+        requirements: BTreeMap<String, ScopeList>,
+    ) -> Result<(), ConfigError> {
+        for (prefix, scopes) in requirements {
+            let field = format!("required_scopes[{prefix:?}]");
+            let set = |b: JwtLoginBuilder| b.require_scopes(prefix, scopes.into_vec());
+            let check = |b: &JwtLoginBuilder| b.scope_rules(&b.routes()?);
+            self.set(&field, set, check)?;
+        }
+        Ok(())
+    }
+
+    /// `max_token_size`.
+    pub(super) fn max_token_size(&mut self, bytes: usize) -> Result<(), ConfigError> {
+        let set = |b: JwtLoginBuilder| b.max_token_size(bytes);
+        self.set(
+            "max_token_size",
+            set,
+            JwtLoginBuilder::checked_max_token_size,
+        )
     }
 
     fn set_throttle(&mut self, member: &str, throttle: &LoginThrottle) -> Result<(), ConfigError> {

@@ -58,12 +58,35 @@ pub(super) struct KeySettings {
     pub(super) secret: Secret,
 }
 
-/// One entry of `users`: exactly one of `password` and `password_hash`.
+/// A list of scopes: an array of strings, or one space-separated string (as the `scope`
+/// claim and `CORE_API_AUTH_SCOPES` write them). Checked by the builder, which names the field.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "a list of scopes: an array of strings, or a space-separated string"
+)]
+pub(super) enum ScopeList {
+    Array(Vec<String>),
+    Joined(String),
+}
+
+impl ScopeList {
+    /// The scopes, one by one.
+    pub(super) fn into_vec(self) -> Vec<String> {
+        match self {
+            Self::Array(scopes) => scopes,
+            Self::Joined(list) => crate::scope::split(&list).map(str::to_owned).collect(),
+        }
+    }
+}
+
+/// One entry of `users`: exactly one of `password` and `password_hash`, and optional scopes.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(try_from = "UserFields")]
 pub(super) struct UserEntry {
     pub(super) username: String,
     pub(super) password: PasswordSetting,
+    pub(super) scopes: Option<ScopeList>,
 }
 
 #[derive(Deserialize)]
@@ -72,6 +95,7 @@ struct UserFields {
     username: String,
     password: Option<Secret>,
     password_hash: Option<Secret>,
+    scopes: Option<ScopeList>,
 }
 
 #[derive(Clone, Debug)]
@@ -113,6 +137,7 @@ impl TryFrom<UserFields> for UserEntry {
         Ok(Self {
             username: user.username,
             password,
+            scopes: user.scopes,
         })
     }
 }
@@ -187,6 +212,8 @@ pub(super) struct TenantSettings {
     pub(super) discovery: Option<bool>,
     pub(super) allow_insecure_loopback: Option<bool>,
     pub(super) refresh_interval_seconds: Option<u64>,
+    pub(super) scopes_claim: Option<String>,
+    pub(super) allowed_scopes: Option<ScopeList>,
 }
 
 #[cfg(feature = "jwks")]
@@ -210,6 +237,12 @@ impl TenantSettings {
         }
         if let Some(seconds) = self.refresh_interval_seconds {
             tenant = tenant.refresh_interval(Duration::from_secs(seconds));
+        }
+        if let Some(claim) = self.scopes_claim {
+            tenant = tenant.scopes_claim(claim);
+        }
+        if let Some(allowed) = self.allowed_scopes {
+            tenant = tenant.allow_scopes(allowed.into_vec());
         }
         tenant
     }

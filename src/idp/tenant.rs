@@ -8,6 +8,7 @@ use http::Uri;
 use http::uri::Scheme;
 
 use crate::error::BuildError;
+use crate::scope::Scopes;
 
 /// How often a tenant's keys are fetched again in the background, unless configured.
 pub(crate) const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(600);
@@ -48,6 +49,8 @@ pub struct Tenant {
     discovery: bool,
     insecure_loopback: bool,
     refresh_interval: Duration,
+    scopes_claim: Option<String>,
+    allowed_scopes: Option<Vec<String>>,
 }
 
 impl Tenant {
@@ -62,6 +65,8 @@ impl Tenant {
             discovery: false,
             insecure_loopback: false,
             refresh_interval: DEFAULT_REFRESH_INTERVAL,
+            scopes_claim: None,
+            allowed_scopes: None,
         }
     }
 
@@ -113,6 +118,47 @@ impl Tenant {
         self
     }
 
+    /// The claim of the provider's token whose scopes the login is granted: a space-separated
+    /// string (OAuth's `scope`, as in Auth0's access tokens) or an array of strings (Auth0's
+    /// RBAC `permissions`), whichever form the token has. Default is none: the login is granted
+    /// no scopes.
+    ///
+    /// The provider's token is not ours to refuse over its scopes: an entry that is not a valid
+    /// scope (RFC 6749 §3.3, see [`Scopes`]) is dropped, and a claim of another type (a number,
+    /// an object) or a missing one grants none. Keep the grant small with
+    /// [`allow_scopes`](Self::allow_scopes): a token longer than the
+    /// [maximum token size](crate::JwtLoginBuilder::max_token_size) is not issued.
+    ///
+    /// A refresh keeps what the login granted, until the refresh token expires: the provider
+    /// is not asked again.
+    ///
+    /// ```
+    /// use tower_jwt_login::Tenant;
+    ///
+    /// let tenant = Tenant::new("https://example.eu.auth0.com/")
+    ///     .audience("https://core.example.com/api")
+    ///     .allow_subject("auth0|5f7c8ec7c33c6c004bbafe82")
+    ///     .scopes_claim("permissions")
+    ///     .allow_scopes(["streams:read", "streams:write"]);
+    /// ```
+    pub fn scopes_claim(mut self, claim: impl Into<String>) -> Self {
+        self.scopes_claim = Some(claim.into());
+        self
+    }
+
+    /// Keeps only these of the [mapped scopes](Self::scopes_claim); the others are dropped
+    /// without a word. Each must be a valid scope. Adds to those allowed before. Default is
+    /// no allow-list: every valid scope of the claim is kept.
+    pub fn allow_scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let allowed = self.allowed_scopes.get_or_insert_with(Vec::new);
+        allowed.extend(scopes.into_iter().map(Into::into));
+        self
+    }
+
     /// Validates the tenant.
     pub(crate) fn into_config(self) -> Result<TenantConfig, BuildError> {
         let invalid = |reason: &'static str| BuildError::InvalidTenant {
@@ -134,6 +180,15 @@ impl Tenant {
         if self.refresh_interval < MIN_REFRESH_INTERVAL {
             return Err(invalid("the refresh interval must be at least 10 seconds"));
         }
+        if self.scopes_claim.as_deref() == Some("") {
+            return Err(invalid("the scopes claim must not be empty"));
+        }
+        if self.allowed_scopes.is_some() && self.scopes_claim.is_none() {
+            return Err(invalid(
+                "allowed scopes need a scopes claim to map them from",
+            ));
+        }
+        let allowed_scopes = self.allowed_scopes.as_ref().map(Scopes::new).transpose()?;
         let slash = if self.issuer.ends_with('/') { "" } else { "/" };
         let source = match (&self.jwks_url, self.discovery) {
             (Some(url), _) => {
@@ -167,6 +222,8 @@ impl Tenant {
             source,
             insecure_loopback: self.insecure_loopback,
             refresh_interval: self.refresh_interval,
+            scopes_claim: self.scopes_claim.map(String::into_boxed_str),
+            allowed_scopes,
         })
     }
 }
@@ -180,6 +237,10 @@ pub(crate) struct TenantConfig {
     pub(crate) source: KeySource,
     pub(crate) insecure_loopback: bool,
     pub(crate) refresh_interval: Duration,
+    /// The claim scopes are mapped from; none maps none.
+    pub(crate) scopes_claim: Option<Box<str>>,
+    /// The scopes kept of those mapped; `None` keeps every valid one.
+    pub(crate) allowed_scopes: Option<Scopes>,
 }
 
 /// Where a tenant's keys come from.
@@ -303,6 +364,8 @@ mod tests {
             tenant("ftp://example.com/"),
             tenant("https://example.com/").refresh_interval(Duration::from_secs(1)),
             tenant("https://example.com/").jwks_url("not a url"),
+            tenant("https://example.com/").scopes_claim(""),
+            tenant("https://example.com/").allow_scopes(["read"]),
         ] {
             let debug = format!("{bad:?}");
             assert!(
@@ -310,5 +373,24 @@ mod tests {
                 "{debug}"
             );
         }
+    }
+
+    #[test]
+    fn allowed_scopes_are_validated() {
+        let tenant = tenant("https://example.com/").scopes_claim("permissions");
+        let config = tenant.clone().allow_scopes(["write", "read"]).into_config();
+        assert_eq!(
+            config.unwrap().allowed_scopes.unwrap().as_str(),
+            "read write"
+        );
+        assert_eq!(
+            tenant
+                .allow_scopes(["read", "a b"])
+                .into_config()
+                .unwrap_err(),
+            BuildError::InvalidScope {
+                scope: "a b".into()
+            }
+        );
     }
 }

@@ -10,9 +10,11 @@ use std::time::Duration;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{AlgorithmFamily, Validation};
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use super::cache::{KeyCache, Lookup, REFETCH_MIN_INTERVAL};
 use super::keyset::MAX_KID_LEN;
+use super::tenant::TenantConfig;
 use crate::error::Rejection;
 use crate::scope::Scopes;
 
@@ -42,9 +44,13 @@ struct UnverifiedIssuer {
 }
 
 /// The claims read after verification (`jsonwebtoken` checks `exp`, `nbf`, `iss`, `aud`).
+/// The others are kept for the scopes claim: no larger than the token, which the request's
+/// limits bound.
 #[derive(Deserialize)]
 struct VerifiedClaims {
     sub: String,
+    #[serde(flatten)]
+    rest: Map<String, Value>,
 }
 
 /// Who an identity provider's token logs in, and with what.
@@ -102,10 +108,28 @@ pub(crate) async fn verify(
         return Err(Rejection::UnknownSubject.into());
     }
     Ok(IdpLogin {
+        scopes: mapped_scopes(tenant, &claims.rest),
         subject: claims.sub,
         issuer: tenant.issuer.clone(),
-        scopes: Scopes::default(),
     })
+}
+
+/// The scopes `tenant` maps from the verified `claims`: the valid entries of its scopes claim
+/// (a space-separated string or an array of strings), less those outside its allow-list.
+/// Nothing in the claim fails the login, which the provider has already granted.
+fn mapped_scopes(tenant: &TenantConfig, claims: &Map<String, Value>) -> Scopes {
+    let Some(name) = &tenant.scopes_claim else {
+        return Scopes::default();
+    };
+    let mapped = match claims.get(&**name) {
+        Some(Value::String(list)) => Scopes::valid_of(crate::scope::split(list)),
+        Some(Value::Array(entries)) => Scopes::valid_of(entries.iter().filter_map(Value::as_str)),
+        _ => Scopes::default(),
+    };
+    match &tenant.allowed_scopes {
+        Some(allowed) => mapped.intersection(allowed),
+        None => mapped,
+    }
 }
 
 fn rejection_of(kind: &ErrorKind) -> Rejection {
@@ -121,5 +145,49 @@ fn rejection_of(kind: &ErrorKind) -> Rejection {
         | ErrorKind::InvalidClaimFormat(_)
         | ErrorKind::Json(_) => Rejection::InvalidClaims,
         _ => Rejection::MalformedToken,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::Tenant;
+
+    fn config(tenant: Tenant) -> TenantConfig {
+        tenant
+            .audience("api")
+            .allow_subject("user")
+            .into_config()
+            .unwrap()
+    }
+
+    fn claims(value: Value) -> Map<String, Value> {
+        let Value::Object(map) = value else {
+            panic!("not an object")
+        };
+        map
+    }
+
+    #[test]
+    fn scopes_are_mapped_from_a_string_or_an_array_and_filtered() {
+        let scope = config(Tenant::new("https://a.example/").scopes_claim("scope"));
+        let permissions = config(
+            Tenant::new("https://a.example/")
+                .scopes_claim("permissions")
+                .allow_scopes(["read", "write"]),
+        );
+        let mapped = |tenant: &TenantConfig, value| mapped_scopes(tenant, &claims(value));
+        let token =
+            json!({ "scope": " write  read a\\b ", "permissions": ["admin", "read", 7, "x y"] });
+        assert_eq!(mapped(&scope, token.clone()).as_str(), "read write");
+        assert_eq!(mapped(&permissions, token).as_str(), "read");
+        for wrong in [json!(7), json!({ "read": true }), json!(null), json!(true)] {
+            assert!(mapped(&scope, json!({ "scope": wrong })).is_empty());
+        }
+        assert!(mapped(&scope, json!({})).is_empty());
+        let unmapped = config(Tenant::new("https://a.example/"));
+        assert!(mapped(&unmapped, json!({ "scope": "read" })).is_empty());
     }
 }

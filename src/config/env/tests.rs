@@ -173,3 +173,40 @@ fn tenants_are_read_only_when_auth0_is_enabled() {
         "{error}"
     );
 }
+
+#[test]
+fn the_scopes_variable_gives_the_user_its_scopes() {
+    let config = JwtLoginConfig::from_lookup(lookup(&[
+        ("CORE_API_AUTH_PASSWORD", "pw"),
+        ("CORE_API_AUTH_SCOPES", " streams:write  streams:read "),
+    ]))
+    .unwrap();
+    let scopes = config.users[0].scopes.clone().map(ScopeList::into_vec);
+    assert_eq!(
+        scopes,
+        Some(vec!["streams:write".to_owned(), "streams:read".to_owned()])
+    );
+    config.build().unwrap();
+
+    let unset = JwtLoginConfig::from_lookup(lookup(&[
+        ("CORE_API_AUTH_PASSWORD", "pw"),
+        ("CORE_API_AUTH_SCOPES", ""),
+    ]))
+    .unwrap();
+    assert!(unset.users[0].scopes.is_none());
+
+    let error = JwtLoginConfig::from_lookup(lookup(&[
+        ("CORE_API_AUTH_PASSWORD", "pw"),
+        ("CORE_API_AUTH_SCOPES", "read wr\"ite"),
+    ]))
+    .unwrap()
+    .build()
+    .unwrap_err();
+    assert_eq!(error.field(), Some("CORE_API_AUTH_SCOPES"));
+    assert_eq!(
+        error.build_error(),
+        &BuildError::InvalidScope {
+            scope: "wr\"ite".into()
+        }
+    );
+}
