@@ -85,8 +85,8 @@ impl JwtLoginBuilder {
     /// `/api/v3/admin/x` need both. Prefixes match as protected prefixes do (normalised path,
     /// ASCII case ignored).
     ///
-    /// For one handler rather than a prefix, check [`Claims::has_scope`](crate::Claims::has_scope)
-    /// in the handler.
+    /// For one handler rather than a prefix, see [`RequireScopeLayer`](crate::RequireScopeLayer)
+    /// (or check [`Claims::has_scope`](crate::Claims::has_scope) in the handler).
     pub fn require_scopes<I, S>(mut self, prefix: impl Into<String>, scopes: I) -> Self
     where
         I: IntoIterator<Item = S>,
