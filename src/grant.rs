@@ -124,7 +124,21 @@ impl CustomClaims {
             if name.is_empty() {
                 return invalid(name, "the name is empty");
             }
-            if RESERVED_NAMES.contains(&name.as_str()) {
+            if !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
+            {
+                return invalid(
+                    name,
+                    "a name is ASCII letters, digits, '_', '-', '.' or ':'",
+                );
+            }
+            // In any case: a reader that matches names ignoring case (Go's encoding/json does)
+            // would take `Sub` for `sub`.
+            if RESERVED_NAMES
+                .iter()
+                .any(|reserved| reserved.eq_ignore_ascii_case(name))
+            {
                 return invalid(name, "the name is a registered or reserved claim");
             }
             if names[..i].contains(name) {
@@ -154,6 +168,17 @@ impl CustomClaims {
             .map_err(CustomClaimsError::Serialize)
     }
 
+    /// The members of `custom` (a JSON object a token carried) whose names are still declared:
+    /// what a refresh carries over. `None` when none is left.
+    pub(crate) fn still_declared(&self, custom: &str) -> Option<String> {
+        let mut members: serde_json::Map<String, Value> = serde_json::from_str(custom).ok()?;
+        members.retain(|name, _| self.declares(name));
+        if members.is_empty() {
+            return None;
+        }
+        serde_json::to_string(&members).ok()
+    }
+
     fn declares(&self, name: &str) -> bool {
         self.names.iter().any(|declared| **declared == *name)
     }
@@ -181,7 +206,10 @@ mod tests {
 
     #[test]
     fn reserved_empty_duplicate_and_too_many_names_are_refused_at_build() {
-        for name in RESERVED_NAMES.iter().chain(&[""]) {
+        for name in RESERVED_NAMES
+            .iter()
+            .chain(&["", "SUB", "Usefor", "a b", "é", "a\"b"])
+        {
             assert!(
                 matches!(
                     declared(&[name]),
@@ -222,5 +250,12 @@ mod tests {
         ));
         let none = CustomClaims::new(vec!["a".into()], CustomClaims::erase(|_| json!({}))).unwrap();
         assert_eq!(none.claims(&login).unwrap(), None);
+        assert_eq!(
+            claims
+                .still_declared(r#"{"plan":"pro","tenant":"ann"}"#)
+                .as_deref(),
+            Some(r#"{"tenant":"ann"}"#)
+        );
+        assert_eq!(other.still_declared(r#"{"tenant":"ann"}"#), None);
     }
 }

@@ -367,3 +367,41 @@ async fn require_scope_layer_guards_one_axum_handler() {
     assert_eq!(reply.header("www-authenticate"), Some("Bearer"));
     server.abort();
 }
+
+/// Custom claims are fixed at login; a refresh carries over only those the application still
+/// declares, so a claim the application dropped does not live on through refreshes.
+#[tokio::test]
+async fn a_refresh_carries_over_only_custom_claims_still_declared() {
+    let before = builder()
+        .custom_claims(
+            ["tenant", "role"],
+            |_: &Login<'_>| serde_json::json!({ "tenant": "acme", "role": "owner" }),
+        )
+        .build()
+        .unwrap();
+    let before = spawn(Stack::Hyper, before).await;
+    let (_, refresh) = login(before.addr).await;
+    assert_eq!(payload(&refresh)["role"], "owner");
+
+    let after = builder()
+        .custom_claims(
+            ["tenant"],
+            |_: &Login<'_>| serde_json::json!({ "tenant": "acme" }),
+        )
+        .build()
+        .unwrap();
+    let after = spawn(Stack::Hyper, after).await;
+    let reply = get_path(after.addr, "/api/login/refresh", Some(&refresh)).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let access = payload(reply.json()["access_token"].as_str().unwrap());
+    assert_eq!(access["tenant"], "acme");
+    assert!(access.get("role").is_none(), "{access}");
+
+    let none = spawn(Stack::Hyper, builder().build().unwrap()).await;
+    let reply = get_path(none.addr, "/api/login/refresh", Some(&refresh)).await;
+    let access = payload(reply.json()["access_token"].as_str().unwrap());
+    assert!(
+        access.get("tenant").is_none() && access.get("role").is_none(),
+        "{access}"
+    );
+}

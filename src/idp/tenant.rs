@@ -129,8 +129,8 @@ impl Tenant {
     /// [`allow_scopes`](Self::allow_scopes): a token longer than the
     /// [maximum token size](crate::JwtLoginBuilder::max_token_size) is not issued.
     ///
-    /// A refresh keeps what the login granted, until the refresh token expires: the provider
-    /// is not asked again.
+    /// A refresh keeps what the login granted for as long as the login is refreshed: the
+    /// provider is not asked again (a logout, or the subject no longer allowed, ends it).
     ///
     /// ```
     /// use tower_jwt_login::Tenant;

@@ -59,7 +59,7 @@ pub(crate) struct IdpLogin {
     pub(crate) subject: String,
     /// The tenant's issuer.
     pub(crate) issuer: Box<str>,
-    /// The scopes mapped from the token.
+    /// The scopes mapped from the token's `scopes_claim`, if the tenant names one.
     pub(crate) scopes: Scopes,
 }
 

@@ -149,10 +149,15 @@ pub(super) async fn refresh_tokens(
     // A token of a family we did not start (datarhei's) starts its own.
     let family = FamilyId::of(presented.jti()).unwrap_or_else(FamilyId::new);
     let scopes = refreshed_scopes(shared, presented);
+    // The login's custom claims whose names the application still declares.
+    let custom = presented
+        .custom_json()
+        .zip(shared.custom_claims.as_ref())
+        .and_then(|(custom, declared)| declared.still_declared(custom));
     let grant = Grant {
         sub: presented.sub(),
         scope: scopes.as_str(),
-        custom: presented.custom_json(),
+        custom: custom.as_deref(),
     };
     let refresh_token = if shared.rotation {
         Some(rotate(shared, presented, &grant, family).await?)
@@ -166,7 +171,8 @@ pub(super) async fn refresh_tokens(
 }
 
 /// What a refresh grants: the login's scopes, less any a local user no longer has (an identity
-/// provider's user keeps what its login was granted until the refresh token expires).
+/// provider's user keeps what its login was granted for as long as the login is refreshed:
+/// logging out, or the tenant no longer allowing the subject, ends it).
 fn refreshed_scopes(shared: &Shared, presented: &Claims) -> Scopes {
     // Issued by us (a verified token), so valid; a bad one would only drop scopes.
     let granted = Scopes::parse(presented.scope()).unwrap_or_default();
