@@ -129,6 +129,9 @@ impl<S> JwtLogin<S> {
                 } else if let Ok(claims) = shared.authenticate(request.headers(), TokenUse::Access)
                 {
                     request.extensions_mut().insert(claims);
+                } else {
+                    // Without a valid token, no claims: not even ones an outer layer put there.
+                    request.extensions_mut().remove::<crate::token::Claims>();
                 }
                 ResponseFuture::inner(self.inner.call(request))
             }
