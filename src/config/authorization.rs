@@ -1,5 +1,6 @@
-//! The builder's authorization settings: the scopes of local users, the scopes a path prefix
-//! requires, the application's custom claims and the largest token issued.
+//! The builder's authorization settings: which paths need a token, the scopes of local users,
+//! the scopes a path prefix requires, the application's custom claims and the largest token
+//! issued.
 
 use std::fmt;
 
@@ -43,6 +44,39 @@ impl fmt::Debug for AuthorizationSettings {
 }
 
 impl JwtLoginBuilder {
+    /// Replaces the protected prefixes: every request whose path is a prefix or lies below one
+    /// needs a valid access token. Default is `["/api/v3"]`.
+    ///
+    /// Matching is done on the normalised path (percent-decoded, repeated slashes and `;`
+    /// parameters removed, dot segments resolved, and also with `..` kept as a segment, as a
+    /// router matching the raw path reads it) and ignores ASCII case, so that no spelling of a
+    /// protected path slips through; see `SECURITY.md`.
+    pub fn protected_prefixes<I, P>(mut self, prefixes: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<String>,
+    {
+        self.protected = prefixes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Adds a protected prefix to those already set (the file's `protected_prefixes`, one at a
+    /// time).
+    pub(super) fn protected_prefix(mut self, prefix: String) -> Self {
+        self.protected.push(prefix);
+        self
+    }
+
+    /// Adds a path (matched exactly) where authentication is optional: a valid access token
+    /// attaches its [`Claims`](crate::Claims), a missing or invalid one passes the request on
+    /// without them. datarhei Core does this for `GET /api`. Default is none.
+    ///
+    /// A path under a protected prefix stays protected.
+    pub fn optional_auth_path(mut self, path: impl Into<String>) -> Self {
+        self.optional.push(path.into());
+        self
+    }
+
     /// Gives a configured user scopes (RFC 6749 §3.3: printable ASCII without spaces, `"` or
     /// `\`), which every access token of its logins carries in the `scope` claim. Replaces the
     /// user's scopes set before. Default: none, and a token without scopes has exactly

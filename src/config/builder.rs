@@ -285,38 +285,6 @@ impl JwtLoginBuilder {
         self
     }
 
-    /// Replaces the protected prefixes: every request whose path is a prefix or lies below one
-    /// needs a valid access token. Default is `["/api/v3"]`.
-    ///
-    /// Matching is done on the normalised path (percent-decoded, dot segments resolved, repeated
-    /// slashes and `;` parameters removed) and ignores ASCII case, so that no spelling of a
-    /// protected path slips through; see `SECURITY.md`.
-    pub fn protected_prefixes<I, P>(mut self, prefixes: I) -> Self
-    where
-        I: IntoIterator<Item = P>,
-        P: Into<String>,
-    {
-        self.protected = prefixes.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Adds a protected prefix to those already set (the file's `protected_prefixes`, one at a
-    /// time).
-    pub(super) fn protected_prefix(mut self, prefix: String) -> Self {
-        self.protected.push(prefix);
-        self
-    }
-
-    /// Adds a path (matched exactly) where authentication is optional: a valid access token
-    /// attaches its [`Claims`](crate::Claims), a missing or invalid one passes the request on
-    /// without them. datarhei Core does this for `GET /api`. Default is none.
-    ///
-    /// A path under a protected prefix stays protected.
-    pub fn optional_auth_path(mut self, path: impl Into<String>) -> Self {
-        self.optional.push(path.into());
-        self
-    }
-
     /// The largest login body read, in bytes; a larger one is answered with 413 without being
     /// read. Default is 16 KiB.
     pub fn login_body_limit(mut self, limit: usize) -> Self {
