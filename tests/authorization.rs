@@ -7,23 +7,16 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use axum::routing::get;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use support::{
-    PASSWORD, REALM, Reply, STACKS, Stack, USER, builder, get as get_path, login, login_with, spawn,
+    PASSWORD, REALM, Reply, STACKS, Stack, USER, builder, get as get_path, login, login_with,
+    payload, spawn,
 };
 use tokio::net::TcpListener;
 use tower_jwt_login::{BuildError, JwtLoginLayer, Login, LoginSource, Password, RequireScopeLayer};
 
 const VIEWER: &str = "viewer";
 const VIEWER_PASSWORD: &str = "a viewer's long password";
-
-/// The payload of a token, as JSON.
-fn payload(token: &str) -> serde_json::Value {
-    let part = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
-}
 
 /// Two users: `admin` may read and write streams, `viewer` may only read them; writing under
 /// `/api/v3/process` needs `streams:write`, anything under `/api/v3` `streams:read`.

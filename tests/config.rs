@@ -70,16 +70,6 @@ fn build(config: Value) -> Result<tower_jwt_login::JwtLoginLayer, ConfigError> {
     parse(config).build()
 }
 
-fn payload(token: &str) -> Value {
-    let segment = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(segment)
-            .unwrap(),
-    )
-    .unwrap()
-}
-
 fn tokens(reply: &Reply) -> (String, String) {
     assert_eq!(reply.status, 200, "{}", reply.text());
     let body = reply.json();

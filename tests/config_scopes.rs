@@ -4,7 +4,6 @@
 
 mod support;
 
-use base64::Engine as _;
 use serde_json::{Value, json};
 use support::*;
 use tower_jwt_login::{BuildError, ConfigError, JwtLoginConfig, JwtLoginLayer, Password};
@@ -32,14 +31,6 @@ fn build(config: Value) -> Result<JwtLoginLayer, ConfigError> {
     serde_json::from_value::<JwtLoginConfig>(config)
         .unwrap()
         .build()
-}
-
-fn payload(token: &str) -> Value {
-    let segment = token.split('.').nth(1).unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(segment)
-        .unwrap();
-    serde_json::from_slice(&bytes).unwrap()
 }
 
 /// Logs in with a password and returns the access token.
@@ -207,14 +198,7 @@ async fn a_tenant_in_the_file_maps_its_scopes_claim() {
         "iss": idp.issuer(), "sub": "auth0|x", "aud": "api", "iat": now, "exp": now + 600,
         "permissions": ["streams:write", "users:delete"],
     }));
-    let auth = format!("Bearer {token}");
-    let request = raw_request(
-        "POST",
-        "/api/login",
-        &[("Authorization", auth.as_bytes())],
-        b"",
-    );
-    let reply = send_raw(server.addr, &request).await;
+    let reply = post_bearer(server.addr, "/api/login", &token).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     let access = reply.json()["access_token"].as_str().unwrap().to_owned();
     assert_eq!(payload(&access)["scope"], "streams:write");

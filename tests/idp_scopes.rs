@@ -5,7 +5,6 @@
 
 mod support;
 
-use base64::Engine as _;
 use serde_json::{Value, json};
 use support::jwks::{JwksServer, TestKey};
 use support::*;
@@ -49,29 +48,13 @@ async fn server_with(
 
 /// Logs in with the IdP token; returns the access and refresh tokens.
 async fn idp_login(server: &Server, token: &str) -> (String, String) {
-    let auth = format!("Bearer {token}");
-    let request = raw_request(
-        "POST",
-        "/api/login",
-        &[("Authorization", auth.as_bytes())],
-        b"",
-    );
-    let reply = send_raw(server.addr, &request).await;
+    let reply = post_bearer(server.addr, "/api/login", token).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     let body = reply.json();
     (
         body["access_token"].as_str().unwrap().to_owned(),
         body["refresh_token"].as_str().unwrap().to_owned(),
     )
-}
-
-/// The claims of one of our tokens (already verified by the server that issued it).
-fn payload(token: &str) -> Value {
-    let segment = token.split('.').nth(1).unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(segment)
-        .unwrap();
-    serde_json::from_slice(&bytes).unwrap()
 }
 
 #[tokio::test]

@@ -65,14 +65,7 @@ fn rejected(reason: &str) -> String {
 /// `POST /api/login` with an identity provider's token as bearer and no body.
 #[cfg(feature = "jwks")]
 async fn idp_login(addr: std::net::SocketAddr, token: String) -> Reply {
-    let auth = format!("Bearer {token}");
-    let request = raw_request(
-        "POST",
-        "/api/login",
-        &[("Authorization", auth.as_bytes())],
-        b"",
-    );
-    send_raw(addr, &request).await
+    post_bearer(addr, "/api/login", &token).await
 }
 
 /// Installs a recorder for this thread; the guard borrows it, hence the macro.

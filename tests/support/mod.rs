@@ -329,6 +329,13 @@ pub async fn login(addr: SocketAddr) -> (String, String) {
     )
 }
 
+/// The claims of a token, decoded without verification (the server that issued it verified
+/// nothing for the test: this only reads what it wrote).
+pub fn payload(token: &str) -> serde_json::Value {
+    let segment = token.split('.').nth(1).expect("three segments");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(segment).expect("base64url")).expect("JSON")
+}
+
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {
     std::time::SystemTime::now()
