@@ -104,12 +104,8 @@ impl Routes {
     #[cold]
     #[inline(never)]
     fn classify_unclean(&self, path: &str) -> Route {
-        let [resolved, literal] = spellings(path);
-        if self
-            .protected
-            .iter()
-            .any(|prefix| is_under(&resolved, prefix) || is_under(&literal, prefix))
-        {
+        let spellings = Spellings::of(path);
+        if self.protected.iter().any(|prefix| spellings.under(prefix)) {
             Route::Protected
         } else {
             Route::PassThrough
@@ -120,7 +116,7 @@ impl Routes {
 /// Whether `path` is `prefix` or lies below it, ignoring ASCII case. `prefix` is lower case
 /// ([`Routes::new`] stores it so), so that only the path's bytes need folding.
 #[inline]
-pub(super) fn is_under(path: &str, prefix: &str) -> bool {
+fn is_under(path: &str, prefix: &str) -> bool {
     if prefix == "/" {
         return true;
     }
@@ -187,17 +183,39 @@ fn has_unclean_segment(rest: &[u8]) -> bool {
     segment_len != 0 && only_dots && segment_len <= 2
 }
 
-/// The two ways a server may read a path that needs normalising: decoded with `..` resolved,
-/// and the same with each `..` kept as a segment of its own (see `normalize_with`); borrowed
-/// when nothing needs changing. A router that matches
-/// the raw path (axum, matchit) sends `/api/v3/%2e%2e` or `/api/v3/a%2F..%2F..` to a handler
-/// under `/api/v3` with `..` in a parameter, while the resolved path lies outside: a prefix
-/// applies when either spelling is under it.
-pub(crate) fn spellings(path: &str) -> [Cow<'_, str>; 2] {
-    if !needs_normalizing(path) {
-        return [Cow::Borrowed(path), Cow::Borrowed(path)];
+/// The ways a server may read a path: decoded with `..` resolved, and, where it differs, the
+/// same with each `..` kept as a segment of its own (see `normalize_with`). A router that
+/// matches the raw path (axum, matchit) sends `/api/v3/%2e%2e` or `/api/v3/a%2F..%2F..` to a
+/// handler under `/api/v3` with `..` in a parameter, while the resolved path lies outside: a
+/// prefix applies when either spelling is under it.
+pub(crate) struct Spellings<'a> {
+    /// Borrowed when nothing needs changing.
+    resolved: Cow<'a, str>,
+    /// `None` when it is the resolved spelling.
+    literal: Option<Cow<'a, str>>,
+}
+
+impl<'a> Spellings<'a> {
+    pub(crate) fn of(path: &'a str) -> Self {
+        if !needs_normalizing(path) {
+            return Self {
+                resolved: Cow::Borrowed(path),
+                literal: None,
+            };
+        }
+        let resolved = normalize_with(path, true);
+        let literal = Some(normalize_with(path, false)).filter(|literal| *literal != resolved);
+        Self { resolved, literal }
     }
-    [normalize_with(path, true), normalize_with(path, false)]
+
+    /// Whether either spelling is `prefix` or lies below it (see [`is_under`]).
+    pub(crate) fn under(&self, prefix: &str) -> bool {
+        is_under(&self.resolved, prefix)
+            || self
+                .literal
+                .as_deref()
+                .is_some_and(|literal| is_under(literal, prefix))
+    }
 }
 
 /// The path as a server that decodes it would see it: percent-decoded (invalid escapes kept as
@@ -254,8 +272,7 @@ mod tests {
 
     /// The resolved spelling.
     fn normalize(path: &str) -> Cow<'_, str> {
-        let [resolved, _] = spellings(path);
-        resolved
+        Spellings::of(path).resolved
     }
 
     fn routes() -> Routes {

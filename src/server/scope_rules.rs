@@ -2,7 +2,7 @@
 
 use http::HeaderValue;
 
-use super::routes::{Route, Routes, check_path, is_under, spellings};
+use super::routes::{Route, Routes, Spellings, check_path};
 use crate::error::BuildError;
 use crate::scope::{Scopes, grants_all};
 use crate::token::Claims;
@@ -66,13 +66,10 @@ impl ScopeRules {
     }
 
     fn first_unmet(&self, path: &str, claims: &Claims) -> Option<&HeaderValue> {
-        let [resolved, literal] = spellings(path);
-        let applies = |rule: &&ScopeRule| {
-            is_under(&resolved, &rule.prefix) || is_under(&literal, &rule.prefix)
-        };
+        let spellings = Spellings::of(path);
         self.rules
             .iter()
-            .filter(applies)
+            .filter(|rule| spellings.under(&rule.prefix))
             .find(|rule| !grants_all(claims.scope(), &rule.scopes))
             .map(|rule| &rule.challenge)
     }
