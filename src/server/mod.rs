@@ -17,6 +17,7 @@ mod scope_rules;
 mod service;
 mod session;
 mod shared;
+mod spelling;
 mod token_cache;
 
 pub use body::ResponseBody;

@@ -2,7 +2,8 @@
 
 use http::HeaderValue;
 
-use super::routes::{Route, Routes, Spellings, check_path};
+use super::routes::{Route, Routes, check_path};
+use super::spelling::Spellings;
 use crate::error::BuildError;
 use crate::scope::{Scopes, grants_all};
 use crate::token::Claims;
