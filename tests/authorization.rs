@@ -398,3 +398,23 @@ async fn a_refresh_carries_over_only_custom_claims_still_declared() {
         "{access}"
     );
 }
+
+/// The loopback bypass (the test servers hand the layer a 127.0.0.1 peer) gives the first
+/// user's scopes, and scope requirements still apply to it.
+#[tokio::test]
+async fn the_loopback_bypass_carries_the_first_users_scopes_and_meets_requirements_as_they_do() {
+    let layer = builder()
+        .user_scopes(USER, ["streams:read"])
+        .require_scopes("/api/v3/process", ["streams:write"])
+        .loopback_bypass(true)
+        .build()
+        .unwrap();
+    for stack in STACKS {
+        let server = spawn(stack, layer.clone()).await;
+        let reply = get_path(server.addr, "/api/v3/ping", None).await;
+        assert_eq!(reply.status, 200, "{stack:?}: {}", reply.text());
+        assert_eq!(reply.json()["scope"], "streams:read");
+        let reply = get_path(server.addr, "/api/v3/process", None).await;
+        assert_insufficient_scope(&reply, "streams:write");
+    }
+}

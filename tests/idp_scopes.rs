@@ -130,3 +130,28 @@ async fn without_a_scopes_claim_or_with_a_malformed_one_the_login_has_no_scopes(
         assert_eq!(reply.inner_sub().as_deref(), Some(SUBJECT), "{extra}");
     }
 }
+
+/// Custom claims are computed from how the user logged in: an identity provider's login names
+/// its tenant's issuer, and its mapped scopes.
+#[tokio::test]
+async fn custom_claims_see_the_identity_provider_and_its_scopes() {
+    use tower_jwt_login::{Login, LoginSource};
+    let ec = TestKey::ec("ec-1");
+    let idp = JwksServer::start(&[&ec]).await;
+    let server = server_with(&idp, tenant(&idp).scopes_claim("scope"), |b| {
+        b.custom_claims(["via", "scopes"], |login: &Login<'_>| {
+            let via = match login.source {
+                LoginSource::IdentityProvider { issuer } => format!("idp {issuer}"),
+                _ => "password".to_owned(),
+            };
+            json!({ "via": via, "scopes": login.scopes.as_str() })
+        })
+    })
+    .await;
+    let token = ec.sign(&idp_claims(&idp, &json!({ "scope": "read" })));
+    let (access, _) = idp_login(&server, &token).await;
+    assert_eq!(payload(&access)["via"], format!("idp {}", idp.issuer()));
+    assert_eq!(payload(&access)["scopes"], "read");
+    let (access, _) = login(server.addr).await;
+    assert_eq!(payload(&access)["via"], "password");
+}

@@ -186,3 +186,55 @@ async fn requests_do_not_clone_the_inner_service() {
         "cloning the middleware clones its inner service once"
     );
 }
+
+/// On an optional-authentication path, a request without a valid token reaches the inner
+/// service without claims, even when something in front of the layer put some there.
+#[tokio::test]
+async fn the_optional_path_drops_claims_it_did_not_verify() {
+    let layer = builder().build().unwrap();
+    let response = layer
+        .clone()
+        .layer(tower::service_fn(|_| async {
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+        }))
+        .oneshot(request(
+            "POST",
+            "/api/login",
+            None,
+            &format!(r#"{{"username":"{USER}","password":"{PASSWORD}"}}"#),
+        ))
+        .await
+        .unwrap();
+    let access = json(response).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let planted = layer.verify_access_token(&access).unwrap();
+    let inner = tower::service_fn(|request: Request<Full<Bytes>>| async move {
+        let seen = request
+            .extensions()
+            .get::<Claims>()
+            .map(|c| c.sub().to_owned());
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(
+            serde_json::json!({ "sub": seen }).to_string(),
+        ))))
+    });
+    let service = layer.layer(inner);
+    for token in [None, Some("not.a.token")] {
+        let mut planted_request = request("GET", "/api", token, "");
+        planted_request.extensions_mut().insert(planted.clone());
+        let response = service.clone().oneshot(planted_request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            json(response).await["sub"],
+            serde_json::Value::Null,
+            "{token:?}"
+        );
+    }
+    let response = service
+        .clone()
+        .oneshot(request("GET", "/api", Some(&access), ""))
+        .await
+        .unwrap();
+    assert_eq!(json(response).await["sub"], USER);
+}
